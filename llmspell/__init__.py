@@ -1,0 +1,17 @@
+"""llmspell: run Lua (and JavaScript) spells that orchestrate tools, agents and workflows.
+
+    import llmspell
+    rt = llmspell.Runtime(config="llmspell.toml")
+    rt.run_file("spells/hello.lua", params={"name": "Ada"})
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .core.tools import Tool
+from .errors import ConfigError, LLMSpellError, SpellFailed, UsageError
+from .runtime import RunResult, Runtime
+
+__all__ = ["Runtime", "RunResult", "Tool", "LLMSpellError", "ConfigError", "SpellFailed",
+           "UsageError", "__version__"]

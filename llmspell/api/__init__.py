@@ -1,0 +1,1 @@
+"""The spell API surface, declared once (see registry.py)."""

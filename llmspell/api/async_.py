@@ -1,0 +1,89 @@
+"""`Async`: sleep, all, race, timeout, retry — branches really overlap on the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from ..bridge import ScriptFunction
+from ..errors import LLMSpellError
+from .registry import api
+
+
+def _fns(name: str, fns: Any) -> list[ScriptFunction]:
+    if isinstance(fns, dict) and not fns:
+        return []
+    if not isinstance(fns, list) or not all(isinstance(f, ScriptFunction) for f in fns):
+        raise LLMSpellError(4002, f"Async.{name}: expects an array of functions")
+    return fns
+
+
+async def gather_or_cancel(coros: list[Any]) -> list[Any]:
+    """Like asyncio.gather, but the first failure cancels the rest and is raised as is."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+@api("Async.sleep")
+async def sleep(run: Any, seconds: float) -> None:
+    """Pause this coroutine; others keep running."""
+    if seconds < 0:
+        raise LLMSpellError(4002, "Async.sleep: seconds must be >= 0")
+    await asyncio.sleep(seconds)
+
+
+@api("Async.all")
+async def all_(run: Any, fns: Any) -> list[Any]:
+    """Run every function concurrently; their results in order. The first error cancels the rest."""
+    return await gather_or_cancel([f() for f in _fns("all", fns)])
+
+
+@api("Async.race")
+async def race(run: Any, fns: Any) -> Any:
+    """The result (or error) of whichever function finishes first; the rest are cancelled."""
+    tasks = [asyncio.ensure_future(f()) for f in _fns("race", fns)]
+    if not tasks:
+        raise LLMSpellError(4002, "Async.race: needs at least one function")
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        return next(iter(done)).result()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@api("Async.timeout")
+async def timeout(run: Any, seconds: float, fn: ScriptFunction) -> Any:
+    """fn()'s result, or error 6007 if it takes longer than `seconds`."""
+    try:
+        return await asyncio.wait_for(fn(), seconds)
+    except TimeoutError:
+        raise LLMSpellError(6007, f"Async.timeout: did not finish within {seconds:g}s") from None
+
+
+@api("Async.retry")
+async def retry(run: Any, fn: ScriptFunction, options: dict[str, Any] | None = None) -> Any:
+    """Call fn until it succeeds: { attempts = 3, backoff = 0.2, max_backoff = 10, jitter = true }."""
+    o = options or {}
+    attempts = max(1, int(o.get("attempts", 3)))
+    backoff = float(o.get("backoff", 0.2))
+    cap = float(o.get("max_backoff", 10))
+    for i in range(attempts):
+        try:
+            return await fn(i + 1)
+        except LLMSpellError:
+            if i == attempts - 1:
+                raise
+            delay = min(cap, backoff * (2 ** i))
+            if o.get("jitter", True):
+                delay *= 0.5 + random.random() / 2
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")

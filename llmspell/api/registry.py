@@ -1,0 +1,232 @@
+"""The spell API, declared once.
+
+Each function a spell can call is ordinary Python marked with `@api("Tools.get")`
+or `@method("Tool", "execute")`. The decorator records the public name, whether
+the call waits (a Promise in JS, a coroutine yield in Lua), its docstring and a
+validator per parameter. Engines build their globals by walking `REGISTRY`, so
+Lua and JavaScript cannot drift apart; the docs and stubs come from it too.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, get_type_hints
+
+from ..errors import LLMSpellError
+
+_PY_TO_SCRIPT = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
+                 "dict": "table", "list": "array", "NoneType": "nil"}
+
+
+@dataclass
+class ObjectRef:
+    """A Python object handed to a script as an object of class `cls` with `fields`."""
+    cls: str
+    obj: Any
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class ErrorValue(dict):  # type: ignore[type-arg]
+    """A dict that engines present as a script error object (with tostring)."""
+
+
+@dataclass
+class Param:
+    name: str
+    annotation: Any
+    default: Any
+    variadic: bool = False
+    _adapter: Any = None
+
+    def check(self, owner: str, value: Any) -> Any:
+        ann = self.annotation
+        if ann is Any or ann is inspect.Parameter.empty:
+            return value
+        if value is None and self.default is not inspect.Parameter.empty:
+            return self.default
+        if isinstance(ann, type) and not ann.__module__.startswith("builtins") and not hasattr(ann, "__pydantic_core_schema__"):
+            if isinstance(value, ann):
+                return value
+            raise LLMSpellError(2002 if owner.startswith("Tool") else 4002,
+                                f"{owner}: '{self.name}' must be a {_script_name(ann)}, got {_describe(value)}",
+                                type_="InvalidInput")
+        simple = _simple_check(ann, value)
+        if simple is True:
+            return value
+        if simple is False:
+            raise LLMSpellError(4002, f"{owner}: '{self.name}' must be {_script_name(ann)}, got {_describe(value)}",
+                                type_="InvalidInput")
+        if self._adapter is None:
+            from pydantic import TypeAdapter
+            self._adapter = TypeAdapter(ann)
+        try:
+            return self._adapter.validate_python(value)
+        except Exception:
+            raise LLMSpellError(4002, f"{owner}: '{self.name}' must be {_script_name(ann)}, got {_describe(value)}",
+                                type_="InvalidInput") from None
+
+
+_SIMPLE = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,), list: (list,)}
+
+
+def _simple_check(ann: Any, value: Any) -> bool | None:
+    """Check plain types without pydantic (its import is slow); None = not simple."""
+    import types
+    import typing
+    options = getattr(ann, "__args__", None) if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union else (ann,)
+    if options is None:
+        return None
+    ok = False
+    for opt in options:
+        if opt is type(None):
+            ok = ok or value is None
+            continue
+        base = typing.get_origin(opt) or opt
+        kinds = _SIMPLE.get(base)
+        if kinds is None:
+            return None
+        if isinstance(value, kinds) and not (isinstance(value, bool) and base in (int, float)):
+            ok = True
+    return ok
+
+
+def _script_name(ann: Any) -> str:
+    name = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+    if "|" in str(ann) or "Union" in str(ann) or "Optional" in str(ann):
+        args = getattr(ann, "__args__", ())
+        return " or ".join(_script_name(a) for a in args)
+    if name in ("ScriptFunction",):
+        return "function"
+    if name in ("list", "List") or str(ann).startswith("list["):
+        return "array"
+    if str(ann).startswith("dict["):
+        return "table"
+    return _PY_TO_SCRIPT.get(name, name)
+
+
+def _describe(v: Any) -> str:
+    if v is None:
+        return "nil"
+    if isinstance(v, bool):
+        return f"boolean {str(v).lower()}"
+    if isinstance(v, (int, float)):
+        return f"number {v}"
+    if isinstance(v, str):
+        return f"string {v[:40]!r}"
+    if isinstance(v, dict):
+        return "table"
+    if isinstance(v, list):
+        return "array"
+    return type(v).__name__
+
+
+@dataclass
+class ApiFunction:
+    owner: str           # "Tools" (a global table), "" (a bare global) or a class ("Tool")
+    name: str            # snake_case; JS gets camelCase too
+    fn: Callable[..., Any]
+    waits: bool          # JS: returns a Promise. Lua: looks synchronous either way.
+    is_async: bool       # the Python implementation awaits (Lua must yield to call it)
+    is_method: bool
+    doc: str
+    params: list[Param]
+    index: int = 0
+    receiver: Callable[[Any], Any] | None = None   # global function backed by a default object
+
+    @property
+    def public(self) -> str:
+        return f"{self.owner}.{self.name}" if self.owner else self.name
+
+    def bind_args(self, args: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        ps = self.params
+        for i, p in enumerate(ps):
+            if p.variadic:
+                out.extend(args[i:])
+                return out
+            if i < len(args):
+                v = args[i]
+                out.append(p.check(self.public, v) if v is not None or p.default is inspect.Parameter.empty
+                           else p.default)
+            elif p.default is not inspect.Parameter.empty:
+                out.append(p.default)
+            else:
+                raise LLMSpellError(4002, f"{self.public}: missing argument '{p.name}'",
+                                    type_="InvalidInput", suggestions=[self.signature()])
+        if len(args) > len(ps) and any(a is not None for a in args[len(ps):]):
+            raise LLMSpellError(4002, f"{self.public}: takes {len(ps)} argument(s), got {len(args)}",
+                                type_="InvalidInput", suggestions=[self.signature()])
+        return out
+
+    def signature(self) -> str:
+        parts = []
+        for p in self.params:
+            s = ("..." if p.variadic else "") + p.name
+            if p.default is not inspect.Parameter.empty and not p.variadic:
+                s += "?"
+            parts.append(s)
+        sep = ":" if self.is_method else "."
+        return f"{self.owner}{sep if self.owner else ''}{self.name}({', '.join(parts)})"
+
+
+class ApiRegistry:
+    def __init__(self) -> None:
+        self.functions: list[ApiFunction] = []
+        self.globals: list[str] = []     # table globals in declaration order
+        self.classes: list[str] = []
+
+    def add(self, owner: str, name: str, fn: Callable[..., Any], *, waits: bool,
+            is_method: bool, receiver: Callable[[Any], Any] | None = None) -> ApiFunction:
+        sig = inspect.signature(fn)
+        try:
+            hints = get_type_hints(fn)
+        except Exception:
+            hints = {}
+        skip = 2 if (is_method or receiver) else 1   # run [, self]
+        params = []
+        for p in list(sig.parameters.values())[skip:]:
+            params.append(Param(p.name, hints.get(p.name, Any), p.default,
+                                variadic=p.kind is inspect.Parameter.VAR_POSITIONAL))
+        entry = ApiFunction(owner, name, fn, waits, inspect.iscoroutinefunction(fn), is_method,
+                            inspect.getdoc(fn) or "", params, len(self.functions), receiver)
+        self.functions.append(entry)
+        target = self.classes if is_method else self.globals
+        if owner and owner not in target:
+            target.append(owner)
+        return entry
+
+    def of(self, owner: str) -> list[ApiFunction]:
+        return [f for f in self.functions if f.owner == owner]
+
+
+REGISTRY = ApiRegistry()
+
+
+def api(path: str, *, waits: bool | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a global function: `@api("Storage.get")` or `@api("print")`."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        owner, _, name = path.rpartition(".")
+        w = inspect.iscoroutinefunction(fn) if waits is None else waits
+        REGISTRY.add(owner, name, fn, waits=w, is_method=False)
+        return fn
+    return deco
+
+
+def method(cls: str, name: str, *, waits: bool | None = None,
+           also_global: tuple[str, Callable[[Any], Any]] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a method of a script object class. `also_global=("Storage", get_default)`
+    also exposes it as `Storage.<name>` acting on a default object."""
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        w = inspect.iscoroutinefunction(fn) if waits is None else waits
+        REGISTRY.add(cls, name, fn, waits=w, is_method=True)
+        if also_global:
+            REGISTRY.add(also_global[0], name, fn, waits=w, is_method=False, receiver=also_global[1])
+        return fn
+    return deco
+
+
+def load_all() -> ApiRegistry:
+    """Import every API module (each registers itself on import)."""
+    from . import agent, async_, events, hooks, misc, scheduler, storage, tools, workflow  # noqa: F401
+    return REGISTRY

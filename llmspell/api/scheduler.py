@@ -1,0 +1,40 @@
+"""`Scheduler`: registrations are validated and listed; `llmspell serve` fires them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..bridge import ScriptFunction
+from ..errors import LLMSpellError
+from .registry import api
+
+_TRIGGERS = ("cron", "every", "event", "webhook", "watch")
+
+
+@api("Scheduler.register")
+def register(run: Any, spec: dict[str, Any]) -> str:
+    """Register a job { name, trigger = { cron | every | event | webhook | watch }, run | workflow | agent }."""
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise LLMSpellError(4002, "Scheduler.register: 'name' is required")
+    trig = spec.get("trigger")
+    if not isinstance(trig, dict) or not any(k in trig for k in _TRIGGERS):
+        raise LLMSpellError(4002, f"Scheduler.register({name!r}): 'trigger' needs one of {', '.join(_TRIGGERS)}")
+    if "cron" in trig:
+        from ..core.cron import check_cron
+        check_cron(str(trig["cron"]), name)
+    if not any(isinstance(spec.get(k), (ScriptFunction, dict)) or spec.get(k) is not None
+               for k in ("run", "workflow", "agent")):
+        raise LLMSpellError(4002, f"Scheduler.register({name!r}): give 'run', 'workflow' or 'agent'")
+    overlap = spec.get("overlap", "skip")
+    if overlap not in ("skip", "queue", "allow"):
+        raise LLMSpellError(4002, f"Scheduler.register({name!r}): overlap must be skip, queue or allow")
+    job = {"name": name, "trigger": {k: v for k, v in trig.items() if not isinstance(v, ScriptFunction)},
+           "overlap": overlap}
+    run.scheduler_jobs.append(job)
+    return name
+
+
+@api("Scheduler.list")
+def list_(run: Any) -> list[dict[str, Any]]:
+    return list(run.scheduler_jobs)

@@ -1,0 +1,36 @@
+"""Engine-neutral bridge pieces: script callbacks and the Engine protocol."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ScriptFunction:
+    """A function written in the spell, callable from Python as `await f(*args)`.
+
+    Each call runs as its own coroutine on the spell's scheduler, so the
+    function may itself call waiting APIs.
+    """
+
+    __slots__ = ("engine", "ref", "name")
+
+    def __init__(self, engine: "Engine", ref: Any, name: str = "function") -> None:
+        self.engine = engine
+        self.ref = ref
+        self.name = name
+
+    async def __call__(self, *args: Any) -> Any:
+        return await self.engine.call_function(self.ref, args)
+
+    def __repr__(self) -> str:
+        return f"<{self.engine.name} function {self.name}>"
+
+
+class Engine(Protocol):
+    name: str
+
+    def load_file(self, path: str, display: str) -> Any: ...
+    def load_string(self, code: str, chunkname: str) -> Any: ...
+    async def run_main(self, chunk: Any) -> Any: ...
+    async def call_function(self, ref: Any, args: tuple[Any, ...]) -> Any: ...
+    def close(self) -> None: ...

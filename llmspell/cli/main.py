@@ -1,0 +1,91 @@
+"""`llmspell` entry point: global options, bare `llmspell SPELL`, error → exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Optional
+
+from .. import __version__
+from ..errors import EXIT_INTERRUPTED, LLMSpellError
+from .output import OPTS, fail
+
+COMMANDS = {"run", "exec", "repl", "tools", "config", "state", "serve", "worker", "version"}
+
+
+def entry() -> None:
+    argv = _rewrite(sys.argv[1:])
+    try:
+        from .fast import try_run
+        if try_run(argv):
+            return
+        _typer_main(argv)
+    except LLMSpellError as e:
+        sys.exit(fail(e))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except SystemExit:
+        raise
+    except Exception as e:
+        kind = type(e).__name__
+        if kind == "Abort":
+            sys.exit(EXIT_INTERRUPTED)
+        if kind == "Exit":
+            sys.exit(getattr(e, "exit_code", 0))
+        if hasattr(e, "show") and hasattr(e, "exit_code"):   # click's usage errors
+            e.show()
+            sys.exit(2)
+        if OPTS.debug:
+            raise
+        sys.exit(fail(e))
+
+
+def _rewrite(argv: list[str]) -> list[str]:
+    """`llmspell x.lua …` (shebang scripts) means `llmspell run x.lua …`."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--config", "-c"):
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        if a not in COMMANDS and (os.path.exists(a) or a.endswith((".lua", ".js", ".mjs"))):
+            return argv[:i] + ["run"] + argv[i:]
+        break
+    return argv
+
+
+def _typer_main(argv: list[str]) -> None:
+    app = _build_app()
+    app(args=argv, prog_name="llmspell", standalone_mode=False)
+
+
+def _build_app() -> Any:
+    import typer
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]},
+                      help="Run Lua and JavaScript spells that orchestrate LLM agents, tools and workflows.")
+
+    def _version(value: bool) -> None:
+        if value:
+            typer.echo(f"llmspell {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def main(
+        config: Optional[str] = typer.Option(None, "--config", "-c", help="Config file (merged over ./llmspell.toml)."),
+        debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks and debug logs."),
+        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    ) -> None:
+        OPTS.config, OPTS.debug, OPTS.json = config, debug, json_out
+
+    from . import config_cmd, run_cmd, state_cmd, tools_cmd
+    run_cmd.register(app)
+    app.add_typer(tools_cmd.app, name="tools", help="The tool catalogue from the shell.")
+    app.add_typer(config_cmd.app, name="config", help="Show, validate or create configuration.")
+    app.add_typer(state_cmd.app, name="state", help="The persistent store from the shell.")
+    return app

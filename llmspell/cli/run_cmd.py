@@ -1,0 +1,98 @@
+"""`run`, `exec` and `repl`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Any, List, Optional
+
+import typer
+
+from ..errors import LLMSpellError
+from .common import make_runtime, parse_params
+from .output import show_value
+from .running import exec_code, run_spell
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        spell: str = typer.Argument(..., help="The spell file (.lua, .js, .mjs)."),
+        args: Optional[List[str]] = typer.Argument(None, help="Arguments after -- become `args`."),
+        param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="key=value (JSON values parse)."),
+        engine: Optional[str] = typer.Option(None, "--engine", "-e", help="lua or js (default: from the extension)."),
+    ) -> None:
+        """Run a spell."""
+        run_spell(spell, parse_params(param), list(args or []), engine)
+
+    @app.command("exec")
+    def exec_(
+        code: str = typer.Argument(..., help="Inline code; its return value is printed."),
+        param: Optional[List[str]] = typer.Option(None, "--param", "-p"),
+        engine: str = typer.Option("lua", "--engine", "-e"),
+        args: Optional[List[str]] = typer.Argument(None),
+    ) -> None:
+        """Run inline code."""
+        value = exec_code(code, parse_params(param), list(args or []), engine)
+        if value is not None:
+            show_value(value)
+
+    @app.command()
+    def repl(engine: str = typer.Option("lua", "--engine", "-e")) -> None:
+        """Interactive console with history (Ctrl-D to leave)."""
+        rt = make_runtime()
+        asyncio.run(_repl(rt, engine))
+
+
+async def _repl(rt: Any, engine: str) -> None:
+    from ..runtime import Session
+    try:
+        import readline
+        hist = os.path.expanduser("~/.llmspell_history")
+        try:
+            readline.read_history_file(hist)
+        except OSError:
+            pass
+        readline.set_history_length(1000)
+    except ImportError:  # pragma: no cover - readline is in every CPython on Linux
+        readline, hist = None, ""
+    session = Session(rt, engine)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        from .. import __version__
+        print(f"llmspell {__version__} {engine} console — Ctrl-D to leave")
+    buf = ""
+    try:
+        while True:
+            try:
+                line = input(("... " if buf else "> ") if interactive else "")
+            except EOFError:
+                break
+            except KeyboardInterrupt:
+                buf = ""
+                print()
+                continue
+            buf = f"{buf}\n{line}" if buf else line
+            if not buf.strip():
+                buf = ""
+                continue
+            try:
+                value = await session.eval(buf)
+            except LLMSpellError as e:
+                if e.code == 4001 and "<eof>" in e.message:
+                    continue   # incomplete statement: read more lines
+                print(f"error: {e.located()}", file=sys.stderr)
+                buf = ""
+                continue
+            buf = ""
+            if value is not None:
+                show_value(value)
+    finally:
+        if readline is not None and hist:
+            try:
+                readline.write_history_file(hist)
+            except OSError:
+                pass
+        await session.close()
+        await rt.aclose()

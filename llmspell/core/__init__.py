@@ -1,0 +1,1 @@
+"""Engine-independent core: tools, hooks, events."""

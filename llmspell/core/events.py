@@ -1,0 +1,180 @@
+"""The event bus: NATS-style patterns, ordered per-subscriber delivery, persistence.
+
+Each subscription owns a queue and one worker task, so a subscriber sees events
+in emit order and a slow subscriber never blocks `emit`. Persisted events are
+buffered and written in batches (see `flush`) so emitting stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from ..errors import LLMSpellError
+
+log = logging.getLogger("llmspell.events")
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+EVENT_PREFIX = b"__events__/"
+
+
+def compile_pattern(pattern: str) -> Callable[[str], bool]:
+    """`*` matches one dotted segment, `>` (last only) one or more remaining ones."""
+    if not isinstance(pattern, str) or not pattern or any(p == "" for p in pattern.split(".")):
+        raise LLMSpellError(5007, f"invalid event pattern {pattern!r}",
+                            suggestions=["use dotted names like 'tool.*' or 'report.>'"])
+    parts = pattern.split(".")
+    if ">" in parts[:-1]:
+        raise LLMSpellError(5007, f"invalid event pattern {pattern!r}: '>' must be the last segment")
+    if "*" not in parts and ">" not in parts:
+        return lambda t: t == pattern
+    tail = parts[-1] == ">"
+    fixed = parts[:-1] if tail else parts
+    n = len(fixed)
+
+    def match(t: str) -> bool:
+        segs = t.split(".")
+        if tail:
+            if len(segs) <= n:
+                return False
+        elif len(segs) != n:
+            return False
+        for a, b in zip(fixed, segs):
+            if a != "*" and a != b:
+                return False
+        return True
+    return match
+
+
+@dataclass
+class Subscription:
+    id: str
+    pattern: str
+    match: Callable[[str], bool]
+    handler: Handler
+    owner: Any = None
+    queue: asyncio.Queue[dict[str, Any]] | None = None
+    task: asyncio.Task[None] | None = None
+    busy: bool = False
+    delivered: int = 0
+
+
+@dataclass
+class EventBus:
+    store: Any = None                  # a Store, for persistence and replay
+    persist: bool = True
+    max_history: int = 10000
+    subs: dict[str, Subscription] = field(default_factory=dict)
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+    _seq: Any = field(default_factory=itertools.count)
+    _idle: asyncio.Event | None = None
+    on_handler_error: Callable[[Subscription, BaseException], None] | None = None
+
+    def subscribe(self, pattern: str, handler: Handler, owner: Any = None) -> str:
+        sid = f"sub_{next(self._seq)}"
+        self.subs[sid] = Subscription(sid, pattern, compile_pattern(pattern), handler, owner)
+        return sid
+
+    def unsubscribe(self, sid: str) -> bool:
+        sub = self.subs.pop(sid, None)
+        if sub and sub.task:
+            sub.task.cancel()
+        return sub is not None
+
+    def remove_owner(self, owner: Any) -> None:
+        for sid in [s.id for s in self.subs.values() if s.owner is owner]:
+            self.unsubscribe(sid)
+
+    def emit(self, type_: str, data: Any = None, source: str | None = None, *, persist: bool = True) -> dict[str, Any]:
+        now = time.time_ns()
+        ev = {"id": f"{now:020d}-{next(self._seq)}", "type": type_, "data": data,
+              "source": source, "timestamp": now / 1e9}
+        if self.persist and persist and self.store is not None:
+            self._pending.append(ev)
+            if len(self._pending) >= 2000:
+                self.flush()
+        if self.subs:
+            for sub in list(self.subs.values()):
+                if sub.match(type_):
+                    self._enqueue(sub, ev)
+        return ev
+
+    def _enqueue(self, sub: Subscription, ev: dict[str, Any]) -> None:
+        if sub.queue is None:
+            sub.queue = asyncio.Queue()
+        sub.queue.put_nowait(ev)
+        if sub.task is None or sub.task.done():
+            sub.task = asyncio.get_running_loop().create_task(self._worker(sub))
+
+    async def _worker(self, sub: Subscription) -> None:
+        assert sub.queue is not None
+        while not sub.queue.empty():
+            ev = sub.queue.get_nowait()
+            sub.busy = True
+            try:
+                r = sub.handler(ev)
+                if asyncio.iscoroutine(r) or isinstance(r, asyncio.Future):
+                    await r
+                sub.delivered += 1
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:  # a failing subscriber must not stop the bus
+                if self.on_handler_error:
+                    self.on_handler_error(sub, e)
+                else:
+                    log.warning("event handler for %r failed: %s", sub.pattern, e)
+            finally:
+                sub.busy = False
+            if sub.delivered % 64 == 0:
+                await asyncio.sleep(0)
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until every queued event was delivered (end of a run)."""
+        async def _wait() -> None:
+            while True:
+                tasks = [s.task for s in self.subs.values() if s.task and not s.task.done()]
+                if not tasks:
+                    return
+                await asyncio.wait(tasks)
+        await asyncio.wait_for(_wait(), timeout)
+
+    def flush(self) -> None:
+        if not self._pending or self.store is None:
+            self._pending.clear()
+            return
+        batch, self._pending = self._pending, []
+        try:
+            self.store.write_batch(
+                [(EVENT_PREFIX + ev["id"].encode(), json.dumps(ev, default=str).encode()) for ev in batch], [])
+        except LLMSpellError as e:
+            log.warning("could not persist %d events: %s", len(batch), e)
+
+    def replay(self, pattern: str = ">", since: float | None = None, limit: int = 100,
+               until: float | None = None) -> list[dict[str, Any]]:
+        match = compile_pattern(pattern)
+        self.flush()
+        out: list[dict[str, Any]] = []
+        if self.store is None:
+            return out
+        start = EVENT_PREFIX + (f"{int(since * 1e9):020d}".encode() if since else b"")
+        for _k, raw in self.store.iterate(EVENT_PREFIX, start=start):
+            ev = json.loads(raw)
+            if until is not None and ev["timestamp"] > until:
+                break
+            if match(ev["type"]):
+                out.append(ev)
+        return out[-limit:] if limit else out
+
+    def trim(self) -> None:
+        """Keep at most max_history persisted events (oldest go first)."""
+        if self.store is None or not self.max_history:
+            return
+        keys = [k for k, _ in self.store.iterate(EVENT_PREFIX, values=False)]
+        extra = len(keys) - self.max_history
+        if extra > 0:
+            self.store.write_batch([], keys[:extra])

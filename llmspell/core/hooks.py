@@ -1,0 +1,122 @@
+"""Hook points: handlers run in priority order and may modify, replace, cancel or retry."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from ..errors import LLMSpellError
+
+POINTS = (
+    "before_agent_execution", "after_agent_execution", "agent_error",
+    "before_llm_call", "after_llm_call",
+    "before_tool_execution", "after_tool_execution", "tool_error",
+    "before_workflow_execution", "before_workflow_step", "after_workflow_step",
+    "after_workflow_execution", "workflow_error",
+    "system_startup", "system_shutdown",
+)
+
+HookFn = Callable[[dict[str, Any]], Awaitable[Any] | Any]
+
+
+@dataclass
+class Hook:
+    id: str
+    point: str
+    handler: HookFn
+    priority: int
+    owner: Any
+    seq: int
+
+
+@dataclass
+class HookOutcome:
+    """What the handlers decided: the (maybe modified) ctx, replacement, retry."""
+    ctx: dict[str, Any]
+    replaced: bool = False
+    output: Any = None
+    retry: bool = False
+
+
+@dataclass
+class HookRegistry:
+    timeout: float = 5.0
+    by_point: dict[str, list[Hook]] = field(default_factory=dict)
+    _seq: Any = field(default_factory=itertools.count)
+
+    def register(self, point: str, handler: HookFn, priority: int = 100, owner: Any = None) -> str:
+        if point not in POINTS:
+            raise LLMSpellError(5008, f"unknown hook point {point!r}",
+                                suggestions=["one of: " + ", ".join(POINTS)])
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise LLMSpellError(5004, f"hook priority must be an integer, got {priority!r}")
+        n = next(self._seq)
+        hook = Hook(f"hook_{n}", point, handler, priority, owner, n)
+        lst = self.by_point.setdefault(point, [])
+        lst.append(hook)
+        lst.sort(key=lambda h: (h.priority, h.seq))
+        return hook.id
+
+    def unregister(self, hook_id: str) -> bool:
+        for lst in self.by_point.values():
+            for h in lst:
+                if h.id == hook_id:
+                    lst.remove(h)
+                    return True
+        return False
+
+    def remove_owner(self, owner: Any) -> None:
+        for point, lst in self.by_point.items():
+            self.by_point[point] = [h for h in lst if h.owner is not owner]
+
+    def list(self) -> list[dict[str, Any]]:
+        return [{"id": h.id, "point": h.point, "priority": h.priority}
+                for lst in self.by_point.values() for h in lst]
+
+    def has(self, point: str) -> bool:
+        return bool(self.by_point.get(point))
+
+    async def run(self, point: str, ctx: dict[str, Any]) -> HookOutcome:
+        out = HookOutcome(ctx)
+        for hook in list(self.by_point.get(point, ())):
+            try:
+                r = hook.handler(ctx)
+                if asyncio.iscoroutine(r) or isinstance(r, asyncio.Future):
+                    r = await asyncio.wait_for(r, self.timeout) if self.timeout else await r
+            except asyncio.TimeoutError:
+                raise LLMSpellError(5003, f"{point} hook {hook.id} took longer than {self.timeout:g}s") from None
+            except LLMSpellError:
+                raise
+            except Exception as e:
+                raise LLMSpellError(5002, f"{point} hook {hook.id} failed: {e}") from e
+            if r is None or r is True:
+                continue
+            if not isinstance(r, dict) or "action" not in r:
+                raise LLMSpellError(5002, f"{point} hook {hook.id} returned {type(r).__name__}; "
+                                    "expected nothing or a table with 'action'",
+                                    suggestions=["return { action = 'modify', input = ... }"])
+            action = r.get("action")
+            if action == "continue":
+                continue
+            if action == "modify":
+                for key in ("input", "output"):
+                    if key in r:
+                        ctx[key] = r[key]
+            elif action == "replace":
+                out.replaced, out.output = True, r.get("output")
+                return out
+            elif action == "cancel":
+                reason = r.get("reason") or "cancelled by a hook"
+                raise LLMSpellError(5001, f"{ctx.get('name') or point}: {reason}",
+                                    details={"point": point, "hook": hook.id})
+            elif action == "retry":
+                if not point.endswith("_error"):
+                    raise LLMSpellError(5002, f"'retry' is only allowed at *_error points, not {point}")
+                out.retry = True
+                return out
+            else:
+                raise LLMSpellError(5002, f"{point} hook returned unknown action {action!r}",
+                                    suggestions=["continue, modify, replace, cancel or retry"])
+        return out

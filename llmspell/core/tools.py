@@ -1,0 +1,256 @@
+"""Tools: the registry and the single execution path every caller goes through.
+
+Spells, agents, workflows and `llmspell tools run` all call `ToolRegistry.execute`,
+so validation, hooks, events and the sandbox apply the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import LLMSpellError
+
+if TYPE_CHECKING:
+    from ..runtime import SpellRun
+
+ToolImpl = Callable[..., Any]
+
+
+def _validator(schema: dict[str, Any]) -> Callable[[Any], None]:
+    """A fast validity check (fastjsonschema) that falls back to jsonschema."""
+    try:
+        import fastjsonschema
+        fast = fastjsonschema.compile(schema)
+    except Exception:
+        fast = None
+
+    def check(value: Any) -> None:
+        if fast is not None:
+            try:
+                fast(value)
+                return
+            except Exception:
+                pass
+        import jsonschema
+        cls = jsonschema.validators.validator_for(schema)
+        err = jsonschema.exceptions.best_match(cls(schema).iter_errors(value))
+        if err is not None:
+            raise err
+    return check
+
+
+def check_schema(schema: Any, name: str) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        raise LLMSpellError(2010, f"{name}: input_schema must be a table (a JSON Schema)")
+    import jsonschema
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as e:
+        raise LLMSpellError(2010, f"{name}: invalid input_schema: {e.message}") from None
+    return schema
+
+
+def coerce_empty(value: Any, schema: dict[str, Any]) -> Any:
+    """Scripts can't tell an empty array from an empty map; the schema can."""
+    if not isinstance(schema, dict):
+        return value
+    t = schema.get("type")
+    if value == {} and (t == "array" or (isinstance(t, list) and "array" in t and "object" not in t)):
+        return []
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        if isinstance(props, dict):
+            for k, sub in props.items():
+                if k in value:
+                    v = value[k]
+                    if isinstance(v, (dict, list)):
+                        value[k] = coerce_empty(v, sub)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        items = schema["items"]
+        for i, v in enumerate(value):
+            if isinstance(v, (dict, list)):
+                value[i] = coerce_empty(v, items)
+    return value
+
+
+@dataclass(eq=False)
+class Tool:
+    """A named, schema-described capability. `impl(input, ctx)` may be async."""
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    impl: ToolImpl
+    category: str = "custom"
+    owner: Any = None
+    source: str = "builtin"
+    _check: Callable[[Any], None] | None = field(default=None, repr=False)
+
+    def validate(self, value: Any) -> dict[str, Any]:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise LLMSpellError(2002, f"{self.name}: input must be a table of named parameters, "
+                                f"got {type(value).__name__}", suggestions=self.suggestions())
+        value = coerce_empty(value, self.input_schema)
+        if self._check is None:
+            self._check = _validator(self.input_schema)
+        try:
+            self._check(value)
+        except Exception as e:
+            msg = getattr(e, "message", str(e))
+            path = ".".join(str(p) for p in getattr(e, "absolute_path", ()) or ())
+            raise LLMSpellError(2002, f"{self.name}: {path + ': ' if path else ''}{msg}",
+                                suggestions=self.suggestions()) from None
+        return value
+
+    def suggestions(self) -> list[str]:
+        props = self.input_schema.get("properties") or {}
+        req = self.input_schema.get("required") or []
+        if not props:
+            return []
+        parts = [f"{k}{'' if k in req else '?'}: {v.get('type', 'any') if isinstance(v, dict) else 'any'}"
+                 for k, v in props.items()]
+        return ["parameters: " + ", ".join(parts), f"see `llmspell tools info {self.name}`"]
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "category": self.category, "description": self.description}
+
+    @classmethod
+    def from_function(cls, fn: Callable[..., Any], name: str | None = None,
+                      description: str | None = None, category: str = "python") -> "Tool":
+        """A Python function becomes a tool; its signature becomes the schema."""
+        from pydantic import TypeAdapter, create_model
+        sig = inspect.signature(fn)
+        fields: dict[str, Any] = {}
+        for pname, p in sig.parameters.items():
+            if pname in ("ctx", "context") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            ann = p.annotation if p.annotation is not inspect.Parameter.empty else Any
+            fields[pname] = (ann, ... if p.default is inspect.Parameter.empty else p.default)
+        model = create_model(f"{fn.__name__}_input", **fields)  # type: ignore[call-overload]
+        schema = TypeAdapter(model).json_schema()
+        schema.pop("title", None)
+        for prop in (schema.get("properties") or {}).values():
+            prop.pop("title", None)
+        wants_ctx = "ctx" in sig.parameters or "context" in sig.parameters
+        ctx_name = "ctx" if "ctx" in sig.parameters else "context"
+
+        async def impl(inp: dict[str, Any], ctx: Any) -> Any:
+            args = model.model_validate(inp).model_dump()
+            if wants_ctx:
+                args[ctx_name] = ctx
+            r = fn(**args)
+            return await r if inspect.isawaitable(r) else r
+        doc = inspect.getdoc(fn) or ""
+        return cls(name or fn.__name__, description or doc.split("\n\n")[0] or fn.__name__,
+                   schema, impl, category=category, source="python")
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self.tools: dict[str, Tool] = {}
+
+    def register(self, tool: Tool | Callable[..., Any], *, name: str | None = None,
+                 description: str | None = None, owner: Any = None, replace: bool = True) -> Tool:
+        """Register a Tool, or a plain (async) Python function as a tool."""
+        if not isinstance(tool, Tool):
+            tool = Tool.from_function(tool, name=name, description=description)
+        if owner is not None:
+            tool.owner = owner
+        if not replace and tool.name in self.tools:
+            raise LLMSpellError(2005, f"a tool named {tool.name!r} is already registered")
+        self.tools[tool.name] = tool
+        return tool
+
+    def unregister(self, name: str) -> bool:
+        return self.tools.pop(name, None) is not None
+
+    def remove_owner(self, owner: Any) -> None:
+        for n in [n for n, t in self.tools.items() if t.owner is owner]:
+            del self.tools[n]
+
+    def get(self, name: str) -> Tool:
+        tool = self.tools.get(name) if isinstance(name, str) else None
+        if tool is None:
+            import difflib
+            close = difflib.get_close_matches(str(name), list(self.tools), n=3)
+            raise LLMSpellError(2001, f"unknown tool {name!r}",
+                                suggestions=([f"did you mean {', '.join(close)}?"] if close else [])
+                                + ["`llmspell tools list` shows every tool"])
+        return tool
+
+    def list(self, category: str | None = None) -> list[dict[str, Any]]:
+        return [t.info() for t in sorted(self.tools.values(), key=lambda t: (t.category, t.name))
+                if category is None or t.category == category]
+
+    def search(self, query: str) -> list[dict[str, Any]]:
+        q = query.lower()
+        scored = []
+        for t in self.tools.values():
+            if q in t.name.lower():
+                scored.append((0, t))
+            elif q in t.description.lower() or q == t.category.lower():
+                scored.append((1, t))
+        return [t.info() for _, t in sorted(scored, key=lambda x: (x[0], x[1].name))]
+
+    async def execute(self, tool: Tool | str, input: Any, run: "SpellRun",
+                      caller: str = "spell") -> dict[str, Any]:
+        if not isinstance(tool, Tool):
+            tool = self.get(tool)
+        hooks, bus = run.hooks, run.events
+        name = tool.name
+        ctx: dict[str, Any] | None = None
+        if hooks.by_point.get("before_tool_execution"):
+            ctx = {"point": "before_tool_execution", "component": "tool", "name": name,
+                   "input": input, "run_id": run.id, "caller": caller}
+            out = await hooks.run("before_tool_execution", ctx)
+            if out.replaced:
+                return _as_result(out.output, name, 0.0)
+            input = ctx["input"]
+        input = tool.validate(input)
+        bus.emit("tool.started", {"tool": name, "input": input, "caller": caller}, name)
+        attempts = 0
+        t0 = time.perf_counter()
+        while True:
+            attempts += 1
+            try:
+                value = tool.impl(input, run.tool_context)
+                if inspect.isawaitable(value):
+                    value = await value
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                err = e if isinstance(e, LLMSpellError) else LLMSpellError(2003, f"{name}: {e}")
+                if hooks.by_point.get("tool_error"):
+                    ectx = {"point": "tool_error", "component": "tool", "name": name, "input": input,
+                            "error": err.to_dict(), "run_id": run.id, "attempt": attempts}
+                    o = await hooks.run("tool_error", ectx)
+                    if o.retry and attempts < 5:
+                        continue
+                    if o.replaced:
+                        value = o.output
+                        break
+                bus.emit("tool.error", {"tool": name, "error": err.to_dict()}, name)
+                raise err from (None if err is e else e)
+        result = {"result": value, "metadata": {"tool": name,
+                                                "duration_ms": round((time.perf_counter() - t0) * 1000, 3)}}
+        if hooks.by_point.get("after_tool_execution"):
+            actx = {"point": "after_tool_execution", "component": "tool", "name": name,
+                    "input": input, "output": result, "run_id": run.id, "caller": caller}
+            o = await hooks.run("after_tool_execution", actx)
+            result = _as_result(o.output, name, 0.0) if o.replaced else actx["output"]
+        bus.emit("tool.completed", {"tool": name, "duration_ms": result.get("metadata", {}).get("duration_ms")
+                                    if isinstance(result, dict) and isinstance(result.get("metadata"), dict) else None},
+                 name)
+        return result
+
+
+def _as_result(output: Any, name: str, ms: float) -> dict[str, Any]:
+    if isinstance(output, dict) and "result" in output:
+        return output
+    return {"result": output, "metadata": {"tool": name, "duration_ms": ms, "replaced": True}}

@@ -1,0 +1,277 @@
+"""The Lua 5.4 engine (lupa): sandboxed runtime, limits, and the coroutine driver.
+
+A spell (and every callback into it) runs as a Lua coroutine. Calls into the
+declared API either return directly (sync Python) or yield a request that the
+driver awaits on the asyncio loop before resuming the coroutine with the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lupa.lua54 as lupa
+
+from ..api.registry import REGISTRY, ApiFunction, ErrorValue, ObjectRef
+from ..bridge import ScriptFunction
+from ..errors import LLMSpellError, SpellFailed
+from ..paths import builtins_dir
+
+if TYPE_CHECKING:
+    from ..runtime import SpellRun
+
+_MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_lua_type = lupa.lua_type
+
+
+def _deny_attributes(obj: Any, attr: Any, is_setting: bool) -> Any:
+    raise AttributeError("Python attributes are not accessible from spells")
+
+
+class LuaEngine:
+    name = "lua"
+
+    def __init__(self, run: "SpellRun") -> None:
+        self.run = run
+        sec = run.config.settings.security
+        self.lua = lupa.LuaRuntime(unpack_returned_tuples=True, register_eval=False,
+                                   register_builtins=False, max_memory=sec.max_memory,
+                                   attribute_filter=_deny_attributes)
+        g = self.lua.globals()
+        for name in ("python",):
+            g[name] = None
+        self.handles: dict[int, Any] = {}
+        self._handle_ids: dict[int, int] = {}
+        self._calls = 0
+        self._functions = REGISTRY.functions
+        host = self.lua.table_from({
+            "call": self._call_sync, "check": self._check_time, "load_module": self._load_module,
+            "timeout_message": lambda: run.timeout_message(),
+            "memory_message": lambda: f"spell exceeded security.max_memory ({sec.max_memory // (1024 * 1024)} MiB)",
+            "debug": bool(run.debug), "hook_every": 10000,
+        })
+        prelude = (builtins_dir() / "lua" / "prelude.lua").read_text()
+        self.m = self.lua.eval(
+            "function(src, host) return assert(load(src, '=prelude', 't'))(host) end")(prelude, host)
+        decls = [self.lua.table_from({"owner": f.owner, "name": f.name, "index": f.index,
+                                      "is_async": f.is_async, "is_method": f.is_method})
+                 for f in self._functions]
+        self.m.install(self.lua.table_from(decls))
+        self.env = self.m.env
+        self.env.ENGINE = "lua"
+        from .. import __version__
+        self.env.VERSION = __version__
+        self._new_object = self.m.new_object
+        self._make_error = self.m.make_error
+        self._table = self.lua.table_from
+        self.env.params = self.to_lua(run.params)
+        self.env.args = self.to_lua(list(run.args))
+        self.m.sugar()
+        self._spawn = self.m.spawn
+        self._new_object = self.m.new_object
+        self._make_error = self.m.make_error
+        self._REQ = self.m.REQ
+        self._table = self.lua.table_from
+
+    # -- limits ---------------------------------------------------------------
+    def _check_time(self) -> bool:
+        return time.monotonic() > self.run.deadline
+
+    # -- modules ----------------------------------------------------------------
+    def _load_module(self, name: str) -> tuple[Any, ...]:
+        base = self.run.spell_dir
+        if not _MODULE_NAME.match(str(name)):
+            return False, self._err(LLMSpellError(4006, f"require: {name!r} is not a module name; "
+                                    "only modules next to the spell can be required",
+                                    suggestions=["require('helpers') loads helpers.lua next to the spell"]))
+        if base is None:
+            return False, self._err(LLMSpellError(4002, f"require: no module {name!r} (inline code has no folder)"))
+        rel = name.replace(".", "/")
+        root = os.path.realpath(base)
+        for cand in (os.path.join(base, rel + ".lua"), os.path.join(base, rel, "init.lua")):
+            real = os.path.realpath(cand)
+            if os.path.isfile(real):
+                if os.path.commonpath([root, real]) != root:
+                    return False, self._err(LLMSpellError(4006, f"require: {name!r} resolves outside the spell's folder"))
+                with open(real, encoding="utf-8") as f:
+                    src = f.read()
+                disp = os.path.relpath(real) if not os.path.relpath(real).startswith("..") else real
+                return True, src, "@" + disp
+        return False, self._err(LLMSpellError(4002, f"require: module {name!r} not found next to the spell "
+                                f"(looked for {rel}.lua in {base})"))
+
+    # -- conversion ------------------------------------------------------------
+    def to_py(self, v: Any, _depth: int = 0, _path: str = "") -> Any:
+        t = _lua_type(v)
+        if t is None:
+            return v
+        if t == "table":
+            h = v["__handle"]
+            if h is not None:
+                return self.handles.get(h)
+            if _depth > 100:
+                raise LLMSpellError(4002, "cannot convert a table that contains itself or is nested over 100 deep "
+                                    f"(at {_path[:120]})",
+                                    suggestions=["pass plain data: tables without references back to themselves"])
+            items = list(v.items())
+            n = len(items)
+            d = _depth + 1
+            if n and all(type(k) is int for k, _ in items):
+                keys = sorted(k for k, _ in items)
+                if keys[0] == 1 and keys[-1] == n:
+                    m = dict(items)
+                    return [self.to_py(m[i], d, f"{_path}[{i}]") for i in range(1, n + 1)]
+            out: dict[Any, Any] = {}
+            for k, x in items:
+                if isinstance(k, float) and k.is_integer():
+                    k = int(k)
+                out[k if isinstance(k, str) else str(k)] = self.to_py(x, d, f"{_path}.{k}" if _path else str(k))
+            return out
+        if t == "function":
+            return ScriptFunction(self, v)
+        if t == "thread":
+            raise LLMSpellError(4002, "cannot pass a coroutine to the API")
+        return v
+
+    def to_lua(self, v: Any) -> Any:
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        if isinstance(v, dict):
+            t = self._table()
+            for k, x in v.items():
+                t[k] = self.to_lua(x)
+            if isinstance(v, ErrorValue):
+                return self._make_error(t)
+            return t
+        if isinstance(v, (list, tuple)):
+            t = self._table()
+            for i, x in enumerate(v, 1):
+                t[i] = self.to_lua(x)
+            return t
+        if isinstance(v, ObjectRef):
+            return self._new_object(v.cls, self.handle(v.obj), self.to_lua(v.fields))
+        if isinstance(v, ScriptFunction) and v.engine is self:
+            return v.ref
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace")
+        if isinstance(v, LLMSpellError):
+            return self._err(v)
+        if hasattr(v, "isoformat"):
+            return v.isoformat()
+        raise LLMSpellError(4002, f"cannot pass a Python {type(v).__name__} to Lua")
+
+    def handle(self, obj: Any) -> int:
+        hid = self._handle_ids.get(id(obj))
+        if hid is None:
+            hid = len(self.handles) + 1
+            self.handles[hid] = obj
+            self._handle_ids[id(obj)] = hid
+        return hid
+
+    def _err(self, e: LLMSpellError) -> Any:
+        return self._make_error(self.to_lua(e.to_dict()))
+
+    # -- calls from Lua --------------------------------------------------------
+    def _args(self, f: ApiFunction, raw: tuple[Any, ...]) -> list[Any]:
+        conv = self.to_py
+        args = [conv(a) for a in raw]
+        if f.is_method:
+            if not args or not isinstance(args[0], int):
+                raise LLMSpellError(4002, f"{f.public}: call it as a method, obj:{f.name}(...)")
+            obj = self.handles.get(args[0])
+            return [obj, *f.bind_args(args[1:])]
+        bound = f.bind_args(args)
+        if f.receiver is not None:
+            return [f.receiver(self.run), *bound]
+        return bound
+
+    def _call_sync(self, idx: int, *raw: Any) -> tuple[bool, Any]:
+        f = self._functions[idx]
+        try:
+            return True, self.to_lua(f.fn(self.run, *self._args(f, raw)))
+        except LLMSpellError as e:
+            return False, self._err(e)
+        except MemoryError:
+            raise
+        except Exception as e:  # an API bug must still reach the spell as an error table
+            return False, self._err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+
+    async def _call_async(self, idx: int, raw: tuple[Any, ...]) -> tuple[bool, Any]:
+        f = self._functions[idx]
+        try:
+            return True, self.to_lua(await f.fn(self.run, *self._args(f, raw)))
+        except LLMSpellError as e:
+            return False, self._err(e)
+        except asyncio.CancelledError:
+            raise
+        except (asyncio.TimeoutError, TimeoutError):
+            return False, self._err(LLMSpellError(6007, f"{f.public}: timed out"))
+        except Exception as e:
+            if self.run.debug:
+                import traceback
+                traceback.print_exc()
+            return False, self._err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+
+    # -- driving coroutines ------------------------------------------------------
+    async def drive(self, co: Any) -> Any:
+        REQ = self._REQ
+        value: Any = None
+        while True:
+            try:
+                r = co.send(value)
+            except lupa.LuaMemoryError:
+                raise SpellFailed(4005, self.run.memory_message(), source=self.run.display) from None
+            except lupa.LuaError as e:
+                raise SpellFailed(4002, str(e) or "Lua error", source=self.run.display) from None
+            if not co:
+                ok, v = r
+                if ok:
+                    return v
+                err = self.to_py(v)
+                if not isinstance(err, dict):
+                    err = {"code": 4002, "message": str(err)}
+                raise SpellFailed.from_dict(err)
+            if type(r) is not tuple or not r or r[0] != REQ:
+                value = (False, self._err(LLMSpellError(
+                    4002, "coroutine.yield outside of a coroutine created by the spell",
+                    suggestions=["use Async.all / Async.sleep for concurrency"])))
+                continue
+            self._calls += 1
+            if self._calls % 200 == 0:
+                await asyncio.sleep(0)   # let other coroutines run on long call chains
+            value = await self._call_async(r[1], r[2:])
+
+    def load_string(self, code: str, chunkname: str) -> Any:
+        r = self.m.compile(code, chunkname)
+        fn, err = (r if isinstance(r, tuple) else (r, None))
+        if fn is None:
+            m = re.match(r"^(.*?:\d+): (.*)$", str(err), re.S)
+            raise SpellFailed(4001, m.group(2) if m else str(err), source=m.group(1) if m else chunkname.lstrip("@="),
+                              type_="SyntaxError")
+        return fn
+
+    def load_file(self, path: str, display: str) -> Any:
+        try:
+            code = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SpellFailed(4001, "spell is not UTF-8 text (binary chunks are not allowed)", source=display) from None
+        return self.load_string(code, "@" + display)
+
+    async def run_main(self, chunk: Any) -> Any:
+        v = await self.drive(self._spawn(chunk, None).coroutine())
+        return self.to_py(v)
+
+    async def call_function(self, ref: Any, args: tuple[Any, ...]) -> Any:
+        targs = self._table()
+        for i, a in enumerate(args, 1):
+            targs[i] = self.to_lua(a)
+        targs["n"] = len(args)
+        return self.to_py(await self.drive(self._spawn(ref, targs).coroutine()))
+
+    def close(self) -> None:
+        self.handles.clear()
+        self._handle_ids.clear()

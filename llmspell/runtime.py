@@ -1,0 +1,302 @@
+"""Runtime: owns configuration, registries, storage and the event bus; runs spells.
+
+One `Runtime` can run many spells; each run gets a `SpellRun` with its own engine
+instance, limits, run id, and the registrations (hooks, subscriptions, tools) it
+made, which are removed when the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from .config import Config, load_config
+from .core.events import EventBus
+from .core.hooks import HookRegistry
+from .core.tools import ToolRegistry
+from .errors import LLMSpellError, SpellFailed
+
+log = logging.getLogger("llmspell")
+
+ENGINES = {".lua": "lua", ".js": "js", ".mjs": "js"}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    value: Any
+    duration_ms: float
+    scheduler_jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Runtime:
+    """The embeddable runtime: `Runtime(config="llmspell.toml").run_file("x.lua")`."""
+
+    def __init__(self, config: Config | str | Path | None = None, *, debug: bool = False,
+                 stdout: TextIO | None = None, cwd: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None) -> None:
+        if isinstance(config, Config):
+            self.config = config
+        else:
+            self.config = load_config(config, overrides=overrides, cwd=Path(cwd) if cwd else None)
+        self.debug = debug
+        self.stdout = stdout
+        self.cwd = Path(cwd).resolve() if cwd else Path.cwd()
+        s = self.config.settings
+        self.tools = ToolRegistry()
+        from .tools import register_builtins
+        register_builtins(self.tools)
+        self.hooks = HookRegistry(timeout=s.hooks.timeout)
+        self._store: Any = None
+        self.events = EventBus(store=None, persist=s.events.persist, max_history=s.events.max_history)
+        self.events.on_handler_error = self._handler_failed
+        self._http: Any = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **kw: Any) -> "Runtime":
+        return cls(load_config(None, data=data, cwd=Path(kw.pop("cwd", None) or Path.cwd())), **kw)
+
+    # -- services ---------------------------------------------------------------
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from .storage import open_store
+            self._store = open_store(self.config)
+            self.events.store = self._store
+        return self._store
+
+    def kv(self, namespace: str = "") -> Any:
+        from .storage import KV
+        return KV(self.store, namespace, on_change=self._state_changed)
+
+    def _state_changed(self, ns: str, key: str, op: str) -> None:
+        self.events.emit("state.changed", {"key": key, "namespace": ns or None, "op": op}, "storage")
+
+    def _handler_failed(self, sub: Any, e: BaseException) -> None:
+        msg = e.located() if isinstance(e, LLMSpellError) else f"{type(e).__name__}: {e}"
+        print(f"warning: event handler for '{sub.pattern}' failed: {msg}", file=sys.stderr)
+
+    @property
+    def http(self) -> Any:
+        if self._http is None:
+            import httpx
+            self._http = httpx.AsyncClient(timeout=self.config.settings.tools.http_timeout,
+                                           follow_redirects=False)
+        return self._http
+
+    def close(self) -> None:
+        if self._store is not None:
+            self.events.flush()
+            self._store.close()
+            self._store = None
+            self.events.store = None
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        self.close()
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- running ------------------------------------------------------------------
+    def run_file(self, path: str | Path, params: dict[str, Any] | None = None,
+                 args: list[str] | None = None, engine: str | None = None) -> Any:
+        """Run a spell file to completion; returns the spell's return value."""
+        return asyncio.run(self._own_loop(self.arun_file(path, params, args, engine))).value
+
+    async def _own_loop(self, coro: Any) -> Any:
+        try:
+            return await coro
+        finally:
+            if self._http is not None:
+                await self._http.aclose()
+                self._http = None
+
+    async def arun_file(self, path: str | Path, params: dict[str, Any] | None = None,
+                        args: list[str] | None = None, engine: str | None = None) -> RunResult:
+        p = Path(path)
+        if not p.is_file():
+            raise SpellFailed(4002, f"spell file not found: {path}", type_="NotFound")
+        eng = engine or ENGINES.get(p.suffix.lower())
+        if eng is None:
+            raise LLMSpellError(4007, f"cannot tell the engine of {p.name} from its extension; "
+                                "use --engine lua|js", type_="UsageError")
+        try:
+            display = os.path.relpath(p)
+        except ValueError:
+            display = str(p)
+        if display.startswith(".."):
+            display = str(p.resolve())
+        run = SpellRun(self, engine=eng, params=params or {}, args=args or [],
+                       spell_dir=str(p.resolve().parent), display=display)
+        return await run.execute(lambda e: e.load_file(str(p), display))
+
+    def run(self, code: str, engine: str = "lua", params: dict[str, Any] | None = None,
+            args: list[str] | None = None) -> Any:
+        return asyncio.run(self._own_loop(self.arun(code, engine, params, args)))
+
+    async def arun(self, code: str, engine: str = "lua", params: dict[str, Any] | None = None,
+                   args: list[str] | None = None) -> Any:
+        """Run inline code; returns its value."""
+        return (await self.arun_code(code, engine, params, args)).value
+
+    async def arun_code(self, code: str, engine: str = "lua", params: dict[str, Any] | None = None,
+                        args: list[str] | None = None, name: str = "exec") -> RunResult:
+        run = SpellRun(self, engine=engine, params=params or {}, args=args or [],
+                       spell_dir=str(self.cwd), display=name)
+        return await run.execute(lambda e: e.load_string(code, "=" + name))
+
+
+def make_engine(kind: str, run: "SpellRun") -> Any:
+    if kind == "lua":
+        from .engines.lua import LuaEngine
+        return LuaEngine(run)
+    if kind in ("js", "javascript"):
+        raise LLMSpellError(4007, "the JavaScript engine is not available yet; run .lua spells for now",
+                            type_="UsageError")
+    raise LLMSpellError(4007, f"unknown engine {kind!r} (use lua or js)", type_="UsageError")
+
+
+class ToolContext:
+    """What a tool implementation may use: security policy, config, http, the run."""
+
+    def __init__(self, run: "SpellRun") -> None:
+        self.run = run
+        self.runtime = run.runtime
+        self.config = run.config
+        self.security = run.config.settings.security
+
+    @property
+    def http(self) -> Any:
+        return self.runtime.http
+
+    @property
+    def cwd(self) -> Path:
+        return self.runtime.cwd
+
+
+class SpellRun:
+    def __init__(self, runtime: Runtime, *, engine: str, params: dict[str, Any], args: list[str],
+                 spell_dir: str | None, display: str, run_id: str | None = None) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self.tools = runtime.tools
+        self.hooks = runtime.hooks
+        self.events = runtime.events
+        self.engine_kind = engine
+        self.params = params
+        self.args = args
+        self.spell_dir = spell_dir
+        self.display = display
+        self.id = run_id or uuid.uuid4().hex[:12]
+        self.debug = runtime.debug
+        self.limit = self.config.settings.security.max_execution_time
+        self.deadline = float("inf")
+        self.scheduler_jobs: list[dict[str, Any]] = []
+        self.tool_context = ToolContext(self)
+        self.out: TextIO | None = runtime.stdout
+        self.engine: Any = None
+        self._kvs: dict[str, Any] = {}
+
+    def kv(self, namespace: str = "") -> Any:
+        kv = self._kvs.get(namespace)
+        if kv is None:
+            kv = self._kvs[namespace] = self.runtime.kv(namespace)
+        return kv
+
+    def write(self, text: str) -> None:
+        out = self.out or sys.stdout
+        out.write(text + "\n")
+
+    def timeout_message(self) -> str:
+        return f"spell exceeded security.max_execution_time ({self.limit:g}s)"
+
+    def memory_message(self) -> str:
+        mb = self.config.settings.security.max_memory / (1024 * 1024)
+        return f"spell exceeded security.max_memory ({mb:g} MiB)"
+
+    async def execute(self, load: Callable[[Any], Any]) -> RunResult:
+        from .api.registry import load_all
+        load_all()
+        t0 = time.perf_counter()
+        self.deadline = time.monotonic() + self.limit
+        self.engine = make_engine(self.engine_kind, self)
+        bus = self.events
+        try:
+            chunk = load(self.engine)
+            bus.emit("spell.started", {"spell": self.display, "run_id": self.id, "engine": self.engine_kind},
+                     self.display)
+            try:
+                async with asyncio.timeout(self.limit):
+                    value = await self.engine.run_main(chunk)
+                    await bus.drain()
+            except TimeoutError:
+                raise SpellFailed(4004, self.timeout_message(), source=self.display, type_="ExecutionTimeout") from None
+            ms = (time.perf_counter() - t0) * 1000
+            bus.emit("spell.completed", {"spell": self.display, "run_id": self.id, "duration_ms": round(ms, 3)},
+                     self.display)
+            return RunResult(self.id, value, ms, self.scheduler_jobs)
+        except LLMSpellError as e:
+            bus.emit("spell.failed", {"spell": self.display, "run_id": self.id, "error": e.to_dict()},
+                     self.display)
+            raise
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        rt = self.runtime
+        rt.hooks.remove_owner(self)
+        rt.events.remove_owner(self)
+        rt.tools.remove_owner(self)
+        if rt.config.settings.events.persist and (rt._store is not None or rt.config.settings.storage.backend == "leveldb"):
+            try:
+                rt.store
+                rt.events.flush()
+            except LLMSpellError as e:
+                log.warning("events not persisted: %s", e)
+        if self.engine is not None:
+            self.engine.close()
+
+
+class Session:
+    """A long-lived engine for the REPL: each `eval` runs a chunk in the same globals."""
+
+    def __init__(self, runtime: Runtime, engine: str = "lua") -> None:
+        from .api.registry import load_all
+        load_all()
+        self.run = SpellRun(runtime, engine=engine, params={}, args=[], spell_dir=str(runtime.cwd),
+                            display="repl")
+        self.run.engine = make_engine(engine, self.run)
+        self.n = 0
+
+    async def eval(self, code: str) -> Any:
+        self.n += 1
+        run = self.run
+        run.deadline = time.monotonic() + run.limit
+        name = f"=repl:{self.n}"
+        try:
+            chunk = run.engine.load_string("return " + code, name)
+        except LLMSpellError:
+            chunk = run.engine.load_string(code, name)
+        try:
+            async with asyncio.timeout(run.limit):
+                value = await run.engine.run_main(chunk)
+                await run.events.drain()
+        except TimeoutError:
+            raise SpellFailed(4004, run.timeout_message(), type_="ExecutionTimeout") from None
+        return value
+
+    async def close(self) -> None:
+        self.run.finish()
