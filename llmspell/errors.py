@@ -105,6 +105,8 @@ class LLMSpellError(Exception):
             source=d.get("source"), recoverable=d.get("recoverable"),
             type_=d.get("type") if isinstance(d.get("type"), str) else None,
         )
+        if isinstance(d.get("traceback"), str):
+            err.details["traceback"] = d["traceback"]
         return err
 
     def located(self) -> str:

@@ -57,6 +57,7 @@ class Runtime:
         self._store: Any = None
         self.events = EventBus(store=None, persist=s.events.persist, max_history=s.events.max_history)
         self.events.on_handler_error = self._handler_failed
+        self.events.open_store = lambda: self.store
         self._http: Any = None
 
     @classmethod
@@ -260,12 +261,7 @@ class SpellRun:
         rt.hooks.remove_owner(self)
         rt.events.remove_owner(self)
         rt.tools.remove_owner(self)
-        if rt.config.settings.events.persist and (rt._store is not None or rt.config.settings.storage.backend == "leveldb"):
-            try:
-                rt.store
-                rt.events.flush()
-            except LLMSpellError as e:
-                log.warning("events not persisted: %s", e)
+        rt.events.flush()
         if self.engine is not None:
             self.engine.close()
 

@@ -67,6 +67,7 @@ class Subscription:
 @dataclass
 class EventBus:
     store: Any = None                  # a Store, for persistence and replay
+    open_store: Callable[[], Any] | None = None   # opens the store on first need
     persist: bool = True
     max_history: int = 10000
     subs: dict[str, Subscription] = field(default_factory=dict)
@@ -94,7 +95,7 @@ class EventBus:
         now = time.time_ns()
         ev = {"id": f"{now:020d}-{next(self._seq)}", "type": type_, "data": data,
               "source": source, "timestamp": now / 1e9}
-        if self.persist and persist and self.store is not None:
+        if self.persist and persist:
             self._pending.append(ev)
             if len(self._pending) >= 2000:
                 self.flush()
@@ -143,13 +144,25 @@ class EventBus:
                 await asyncio.wait(tasks)
         await asyncio.wait_for(_wait(), timeout)
 
+    def _store(self) -> Any:
+        if self.store is None and self.open_store is not None:
+            self.store = self.open_store()
+        return self.store
+
     def flush(self) -> None:
-        if not self._pending or self.store is None:
+        if not self._pending:
+            return
+        try:
+            store = self._store()
+        except LLMSpellError as e:
+            log.warning("could not persist %d events: %s", len(self._pending), e)
+            store = None
+        if store is None:
             self._pending.clear()
             return
         batch, self._pending = self._pending, []
         try:
-            self.store.write_batch(
+            store.write_batch(
                 [(EVENT_PREFIX + ev["id"].encode(), json.dumps(ev, default=str).encode()) for ev in batch], [])
         except LLMSpellError as e:
             log.warning("could not persist %d events: %s", len(batch), e)
@@ -159,7 +172,7 @@ class EventBus:
         match = compile_pattern(pattern)
         self.flush()
         out: list[dict[str, Any]] = []
-        if self.store is None:
+        if self._store() is None:
             return out
         start = EVENT_PREFIX + (f"{int(since * 1e9):020d}".encode() if since else b"")
         for _k, raw in self.store.iterate(EVENT_PREFIX, start=start):

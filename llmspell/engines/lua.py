@@ -233,6 +233,10 @@ class LuaEngine:
                     return v
                 err = self.to_py(v)
                 if not isinstance(err, dict):
+                    # Out of memory skips the message handler: only a string is left.
+                    if "not enough memory" in str(err):
+                        raise SpellFailed(4005, self.run.memory_message(), source=self.run.display,
+                                          type_="MemoryLimitExceeded")
                     err = {"code": 4002, "message": str(err)}
                 raise SpellFailed.from_dict(err)
             if type(r) is not tuple or not r or r[0] != REQ:

@@ -156,6 +156,7 @@ def _aggregate(rows: list[dict[str, Any]], group_by: str | None, aggs: list[str]
         "filter": {"description": "'amount > 1000' or { column = value }"},
         "group_by": {"type": "string"},
         "aggregations": {"type": "array", "items": {"type": "string"}, "description": "e.g. 'sum:amount', 'count:*'"},
+        "columns": {"type": "array", "items": {"type": "string"}, "description": "column order for write"},
         "sort_by": {"type": "string"}, "descending": {"type": "boolean", "default": False},
         "convert_numbers": {"type": "boolean", "default": False},
     },
@@ -167,8 +168,9 @@ def csv_processor(inp: dict[str, Any], ctx: Any) -> Any:
         rows = inp.get("rows") or []
         buf = io.StringIO()
         if rows and isinstance(rows[0], dict):
-            fields = list(dict.fromkeys(k for r in rows for k in r))
-            w = csv.DictWriter(buf, fieldnames=fields, delimiter=delim, lineterminator="\n")
+            # Script tables have no key order: use `columns`, else sorted names.
+            fields = inp.get("columns") or sorted({k for r in rows for k in r})
+            w = csv.DictWriter(buf, fieldnames=fields, delimiter=delim, lineterminator="\n", extrasaction="ignore")
             if inp.get("headers", True):
                 w.writeheader()
             w.writerows(rows)
