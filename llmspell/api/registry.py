@@ -38,6 +38,7 @@ class Param:
     default: Any
     variadic: bool = False
     _adapter: Any = None
+    _kinds: Any = None
 
     def check(self, owner: str, value: Any) -> Any:
         ann = self.annotation
@@ -51,7 +52,10 @@ class Param:
             raise LLMSpellError(2002 if owner.startswith("Tool") else 4002,
                                 f"{owner}: '{self.name}' must be a {_script_name(ann)}, got {_describe(value)}",
                                 type_="InvalidInput")
-        simple = _simple_check(ann, value)
+        kinds = self._kinds
+        if kinds is None:
+            kinds = self._kinds = _simple_kinds(ann)
+        simple = _check_kinds(kinds, value) if kinds else None
         if simple is True:
             return value
         if simple is False:
@@ -70,25 +74,31 @@ class Param:
 _SIMPLE = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,), list: (list,)}
 
 
-def _simple_check(ann: Any, value: Any) -> bool | None:
-    """Check plain types without pydantic (its import is slow); None = not simple."""
+def _simple_kinds(ann: Any) -> tuple[Any, ...] | bool:
+    """The plain types an annotation allows, so checks need no pydantic (slow to
+    import); False when the annotation is not that simple."""
     import types
     import typing
     options = getattr(ann, "__args__", None) if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union else (ann,)
     if options is None:
-        return None
-    ok = False
+        return False
+    kinds: list[Any] = []
     for opt in options:
-        if opt is type(None):
-            ok = ok or value is None
-            continue
         base = typing.get_origin(opt) or opt
-        kinds = _SIMPLE.get(base)
-        if kinds is None:
-            return None
-        if isinstance(value, kinds) and not (isinstance(value, bool) and base in (int, float)):
-            ok = True
-    return ok
+        if opt is type(None):
+            kinds.append((type(None), False))
+        elif base in _SIMPLE:
+            kinds.append((_SIMPLE[base], base in (int, float)))
+        else:
+            return False
+    return tuple(kinds)
+
+
+def _check_kinds(kinds: tuple[Any, ...], value: Any) -> bool:
+    for types_, numeric in kinds:
+        if isinstance(value, types_) and not (numeric and isinstance(value, bool)):
+            return True
+    return False
 
 
 def _script_name(ann: Any) -> str:

@@ -162,8 +162,10 @@ class EventBus:
             return
         batch, self._pending = self._pending, []
         try:
+            import orjson
+            dumps, opt = orjson.dumps, orjson.OPT_NON_STR_KEYS
             store.write_batch(
-                [(EVENT_PREFIX + ev["id"].encode(), json.dumps(ev, default=str).encode()) for ev in batch], [])
+                [(EVENT_PREFIX + ev["id"].encode(), dumps(ev, default=str, option=opt)) for ev in batch], [])
         except LLMSpellError as e:
             log.warning("could not persist %d events: %s", len(batch), e)
 

@@ -1,0 +1,44 @@
+"""Every example spell runs as documented and shows what it promises."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli
+
+SPELLS = Path(__file__).resolve().parent.parent / "spells"
+
+EXPECT = {
+    "hello.lua": ["Hello, world! 6 * 7 = 42"],
+    "tools_tour.lua": ["regions over 1000: eu, us", "quarterly-sales-report covers 3 regions", "diff: +1 -1",
+                       "base64: bGxtc3BlbGw=", "2025-01-20T15:30Z in New York: 2025-01-20 10:30"],
+    "storage_counter.lua": ["this spell has run 1 time(s)", "transaction failed: true (till is offline); apples_sold = nil",
+                            "inventory: apples=2, pears=2, sold=3"],
+    "events_and_hooks.lua": ["22 / 7 rounds to 3", "blocked: [5001 HookCancelled] environment_reader: environment access",
+                             "event report.ready: weekly numbers", "audit: calculator, environment_reader; completed tool calls: 1"],
+    "async_fanout.lua": ["squares: 1 4 9 16 25 36 49 64 81 100", "race winner: fast mirror",
+                         "timeout: [6007 Timeout]", "succeeded after 3 attempts"],
+    "custom_tool.lua": ["HELLO SPELLS! (2 words)", "bad input -> 2002 InvalidInput", "found by search: shout"],
+}
+
+
+def test_every_example_is_covered():
+    assert {p.name for p in SPELLS.glob("*.lua")} == set(EXPECT)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECT))
+def test_example_runs(project, name):
+    shutil.copy(SPELLS / name, project / name)
+    r = cli("run", name, cwd=project)
+    assert r.returncode == 0, r.stderr
+    for needle in EXPECT[name]:
+        assert needle in r.stdout, (needle, r.stdout)
+
+
+def test_storage_counter_counts_across_runs(project):
+    shutil.copy(SPELLS / "storage_counter.lua", project / "c.lua")
+    cli("run", "c.lua", cwd=project)
+    assert "has run 2 time(s)" in cli("run", "c.lua", cwd=project).stdout
