@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import sys
 import time
 import uuid
@@ -77,6 +78,15 @@ class Runtime:
         from .storage import KV
         return KV(self.store, namespace, on_change=self._state_changed)
 
+    async def _release_when_idle(self, every: float = 0.5) -> None:
+        """Let other llmspell processes at the database while this run doesn't need it."""
+        while True:
+            await asyncio.sleep(every)
+            st = self._store
+            if st is not None and hasattr(st, "release_if_idle"):
+                self.events.flush()
+                st.release_if_idle()
+
     def _state_changed(self, ns: str, key: str, op: str) -> None:
         self.events.emit("state.changed", {"key": key, "namespace": ns or None, "op": op}, "storage")
 
@@ -95,6 +105,8 @@ class Runtime:
     def close(self) -> None:
         if self._store is not None:
             self.events.flush()
+            if self.events.flushed >= 1000 or random.random() < 0.05:
+                self.events.trim()
             self._store.close()
             self._store = None
             self.events.store = None
@@ -235,8 +247,12 @@ class SpellRun:
         self.deadline = time.monotonic() + self.limit
         self.engine = make_engine(self.engine_kind, self)
         bus = self.events
+        idle = asyncio.get_running_loop().create_task(self.runtime._release_when_idle())
         try:
             chunk = load(self.engine)
+            if self.hooks.by_point.get("system_startup"):
+                await self.hooks.run("system_startup", {"point": "system_startup", "component": "system",
+                                                        "name": self.display, "run_id": self.id})
             bus.emit("spell.started", {"spell": self.display, "run_id": self.id, "engine": self.engine_kind},
                      self.display)
             try:
@@ -254,6 +270,13 @@ class SpellRun:
                      self.display)
             raise
         finally:
+            if self.hooks.by_point.get("system_shutdown"):
+                try:
+                    await self.hooks.run("system_shutdown", {"point": "system_shutdown", "component": "system",
+                                                             "name": self.display, "run_id": self.id})
+                except LLMSpellError as e:
+                    log.warning("system_shutdown hook failed: %s", e)
+            idle.cancel()
             self.finish()
 
     def finish(self) -> None:

@@ -125,3 +125,14 @@ def test_scheduler_registrations_are_listed_not_fired(lua):
     assert v == [{"name": "daily", "trigger": {"cron": "0 8 * * *"}, "overlap": "skip"}]
     with pytest.raises(SpellFailed, match="invalid cron"):
         lua("Scheduler.register({name = 'bad', trigger = {cron = '99 * * * *'}, run = function() end})")
+
+
+def test_log_writes_structured_lines(lua, caplog):
+    import logging
+    with caplog.at_level(logging.INFO, logger="llmspell"):
+        lua("log('info', 'indexed', { files = 3 })\nlog('warn', 'slow disk')")
+    recs = [(r.levelname, r.getMessage(), getattr(r, "fields", None)) for r in caplog.records
+            if r.name == "llmspell.spell"]
+    assert recs == [("INFO", "indexed", {"files": 3}), ("WARNING", "slow disk", {})]
+    with pytest.raises(SpellFailed, match="unknown level"):
+        lua("log('loud', 'x')")

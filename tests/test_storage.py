@@ -123,3 +123,24 @@ def test_second_process_gets_a_clear_error_after_timeout(project):
     finally:
         p.kill()
         p.wait()
+
+
+def test_idle_run_hands_the_database_over(project):
+    """While a long run does not touch storage, another process may use it."""
+    (project / "llmspell.toml").write_text('[storage]\nlock_timeout = "1s"\n')
+    (project / "long.lua").write_text("Storage.set('a', 1)\nprint('ready')\nAsync.sleep(4)\n"
+                                      "print(Storage.get('from_other'))\n")
+    p = subprocess.Popen([sys.executable, "-m", "llmspell", "run", "long.lua"], cwd=project,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(1.2)    # past the 0.5 s idle check
+        r = subprocess.run([sys.executable, "-m", "llmspell", "state", "set", "from_other", "hello"],
+                           cwd=project, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        assert out.strip() == "hello"   # the long run reopened the database and saw the other write
+    finally:
+        if p.poll() is None:
+            p.kill()

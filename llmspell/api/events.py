@@ -27,7 +27,7 @@ def unsubscribe(run: Any, id: str) -> bool:
     return run.events.unsubscribe(id)
 
 
-@api("Events.replay")
+@api("Events.replay", waits=True)
 def replay(run: Any, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Persisted events: { type = pattern, since = ts, until = ts, limit = n }."""
     o = options or {}

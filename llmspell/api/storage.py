@@ -17,47 +17,47 @@ def _default(run: Any) -> KV:
 _G = ("Storage", _default)
 
 
-@method("StorageNamespace", "get", also_global=_G)
+@method("StorageNamespace", "get", also_global=_G, waits=True)
 def get(run: Any, kv: KV, key: str, default: Any = None) -> Any:
     """The value at `key`, or `default` (nil) when absent."""
     return kv.get(key, default)
 
 
-@method("StorageNamespace", "set", also_global=_G)
+@method("StorageNamespace", "set", also_global=_G, waits=True)
 def set_(run: Any, kv: KV, key: str, value: Any) -> None:
     """Store any JSON-able value; nil deletes."""
     kv.set(key, value)
 
 
-@method("StorageNamespace", "exists", also_global=_G)
+@method("StorageNamespace", "exists", also_global=_G, waits=True)
 def exists(run: Any, kv: KV, key: str) -> bool:
     return kv.exists(key)
 
 
-@method("StorageNamespace", "delete", also_global=_G)
+@method("StorageNamespace", "delete", also_global=_G, waits=True)
 def delete(run: Any, kv: KV, key: str) -> bool:
     """Remove `key`; true when it existed."""
     return kv.delete(key)
 
 
-@method("StorageNamespace", "list", also_global=_G)
+@method("StorageNamespace", "list", also_global=_G, waits=True)
 def list_(run: Any, kv: KV, prefix: str = "") -> list[str]:
     """Keys starting with `prefix`, sorted."""
     return kv.list(prefix)
 
 
-@method("StorageNamespace", "set_batch", also_global=_G)
+@method("StorageNamespace", "set_batch", also_global=_G, waits=True)
 def set_batch(run: Any, kv: KV, values: dict[str, Any]) -> None:
     """Set several keys at once, atomically."""
     kv.set_batch(values)
 
 
-@method("StorageNamespace", "get_batch", also_global=_G)
+@method("StorageNamespace", "get_batch", also_global=_G, waits=True)
 def get_batch(run: Any, kv: KV, keys: list[str]) -> dict[str, Any]:
     return kv.get_batch(keys)
 
 
-@method("StorageNamespace", "transaction", also_global=_G)
+@method("StorageNamespace", "transaction", also_global=_G, waits=True)
 async def transaction(run: Any, kv: KV, fn: ScriptFunction) -> Any:
     """Run fn(tx); its writes apply all together when it returns, none if it fails."""
     tx = Transaction(kv)

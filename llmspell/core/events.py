@@ -75,6 +75,7 @@ class EventBus:
     _seq: Any = field(default_factory=itertools.count)
     _idle: asyncio.Event | None = None
     on_handler_error: Callable[[Subscription, BaseException], None] | None = None
+    flushed: int = 0
 
     def subscribe(self, pattern: str, handler: Handler, owner: Any = None) -> str:
         sid = f"sub_{next(self._seq)}"
@@ -161,6 +162,7 @@ class EventBus:
             self._pending.clear()
             return
         batch, self._pending = self._pending, []
+        self.flushed += len(batch)
         try:
             import orjson
             dumps, opt = orjson.dumps, orjson.OPT_NON_STR_KEYS

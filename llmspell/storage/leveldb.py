@@ -38,6 +38,7 @@ class LevelDBStore:
         self.lock_timeout = lock_timeout
         self.db: Any = None
         self.refs = 0
+        self.used = False     # set on every access; `release_if_idle` clears it
 
     def _open(self) -> Any:
         if self.db is not None:
@@ -73,16 +74,20 @@ class LevelDBStore:
                                     suggestions=["restore from `llmspell state export` output"]) from None
 
     def get(self, key: bytes) -> bytes | None:
+        self.used = True
         return (self.db or self._open()).get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
+        self.used = True
         (self.db or self._open()).put(key, value)
 
     def delete(self, key: bytes) -> None:
+        self.used = True
         (self.db or self._open()).delete(key)
 
     def iterate(self, prefix: bytes, *, start: bytes | None = None,
                 values: bool = True) -> Iterator[tuple[bytes, bytes | None]]:
+        self.used = True
         db = self.db or self._open()
         snap = db.snapshot()
         if start and start > prefix:
@@ -97,12 +102,19 @@ class LevelDBStore:
                 yield item if values else (item, None)
 
     def write_batch(self, puts: list[tuple[bytes, bytes]], deletes: list[bytes]) -> None:
+        self.used = True
         db = self.db or self._open()
         with db.write_batch(transaction=True) as wb:
             for k in deletes:
                 wb.delete(k)
             for k, v in puts:
                 wb.put(k, v)
+
+    def release_if_idle(self) -> None:
+        """Hand the database to other processes when nothing used it since the last check."""
+        if self.db is not None and not self.used:
+            self.release()
+        self.used = False
 
     def release(self) -> None:
         """Close the handle (and the lock) until the next access."""
