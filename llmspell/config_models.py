@@ -78,6 +78,12 @@ class ToolsConfig(BaseModel):
     _size = field_validator("max_file_size", mode="before")(lambda v: parse_size(v))
 
 
+class BudgetConfig(_Section):
+    """Per-run limits on model use; a call that would pass them fails with 6006."""
+    max_cost: float | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=0)
+
+
 class Settings(_Section):
     providers: ProvidersConfig = ProvidersConfig()
     storage: StorageConfig = StorageConfig()
@@ -88,5 +94,6 @@ class Settings(_Section):
     nats: NatsConfig = NatsConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
     tools: ToolsConfig = ToolsConfig()
+    budget: BudgetConfig = BudgetConfig()
 
 

@@ -35,6 +35,7 @@ class RunResult:
     value: Any
     duration_ms: float
     scheduler_jobs: list[dict[str, Any]] = field(default_factory=list)
+    usage: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Runtime:
@@ -60,6 +61,9 @@ class Runtime:
         self.events.on_handler_error = self._handler_failed
         self.events.open_store = lambda: self.store
         self._http: Any = None
+        self.agents: dict[str, Any] = {}
+        self._breakers: dict[str, Any] = {}
+        self._limiters: dict[str, Any] = {}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **kw: Any) -> "Runtime":
@@ -86,6 +90,35 @@ class Runtime:
             if st is not None and hasattr(st, "release_if_idle"):
                 self.events.flush()
                 st.release_if_idle()
+
+    def breaker(self, provider: str) -> Any:
+        """One circuit breaker per provider, shared by every agent of this runtime."""
+        b = self._breakers.get(provider)
+        if b is None:
+            from .core.resilience import CircuitBreaker
+            from .providers import provider_settings
+            s = provider_settings(self.config, provider)
+            b = self._breakers[provider] = CircuitBreaker(
+                provider, int(s.get("circuit_threshold", 5)), float(s.get("circuit_reset", 30.0)),
+                lambda name, state: self.events.emit(f"circuit.{state}", {"provider": name}, name))
+        return b
+
+    def limiter(self, provider: str) -> Any:
+        lim = self._limiters.get(provider)
+        if lim is None:
+            from .core.resilience import RateLimiter
+            from .providers import provider_settings
+            s = provider_settings(self.config, provider)
+            lim = self._limiters[provider] = RateLimiter(s.get("rpm"), s.get("tpm"))
+        return lim
+
+    def agent_limiter(self, agent: str, rpm: float | None, tpm: float | None) -> Any:
+        key = "agent:" + agent
+        lim = self._limiters.get(key)
+        if lim is None:
+            from .core.resilience import RateLimiter
+            lim = self._limiters[key] = RateLimiter(rpm, tpm)
+        return lim
 
     def _state_changed(self, ns: str, key: str, op: str) -> None:
         self.events.emit("state.changed", {"key": key, "namespace": ns or None, "op": op}, "storage")
@@ -221,6 +254,7 @@ class SpellRun:
         self.tool_context = ToolContext(self)
         self.out: TextIO | None = runtime.stdout
         self.engine: Any = None
+        self.usage: dict[tuple[str, str], Any] = {}    # (agent, model) → Usage
         self._kvs: dict[str, Any] = {}
 
     def kv(self, namespace: str = "") -> Any:
@@ -232,6 +266,30 @@ class SpellRun:
     def write(self, text: str) -> None:
         out = self.out or sys.stdout
         out.write(text + "\n")
+
+    def write_raw(self, text: str) -> None:
+        """Write without a newline and flush, so streamed text shows live."""
+        out = self.out or sys.stdout
+        out.write(text)
+        out.flush()
+
+    def record_usage(self, model: str, agent: str, resp: Any) -> None:
+        from .core.resilience import Usage
+        u = self.usage.get((agent, model))
+        if u is None:
+            u = self.usage[(agent, model)] = Usage()
+        u.add(resp.prompt_tokens, resp.completion_tokens, resp.cost)
+
+    def usage_total(self) -> Any:
+        from .core.resilience import Usage
+        t = Usage()
+        for u in self.usage.values():
+            t.add(u.prompt_tokens, u.completion_tokens, u.cost)
+            t.calls += u.calls - 1
+        return t
+
+    def usage_summary(self) -> list[dict[str, Any]]:
+        return [{"agent": a, "model": m, **u.to_dict()} for (a, m), u in sorted(self.usage.items())]
 
     def timeout_message(self) -> str:
         return f"spell exceeded security.max_execution_time ({self.limit:g}s)"
@@ -264,7 +322,7 @@ class SpellRun:
             ms = (time.perf_counter() - t0) * 1000
             bus.emit("spell.completed", {"spell": self.display, "run_id": self.id, "duration_ms": round(ms, 3)},
                      self.display)
-            return RunResult(self.id, value, ms, self.scheduler_jobs)
+            return RunResult(self.id, value, ms, self.scheduler_jobs, self.usage_summary())
         except LLMSpellError as e:
             bus.emit("spell.failed", {"spell": self.display, "run_id": self.id, "error": e.to_dict()},
                      self.display)
@@ -284,6 +342,8 @@ class SpellRun:
         rt.hooks.remove_owner(self)
         rt.events.remove_owner(self)
         rt.tools.remove_owner(self)
+        for name in [n for n, a in rt.agents.items() if a.owner is self]:
+            del rt.agents[name]
         rt.events.flush()
         if self.engine is not None:
             self.engine.close()

@@ -115,7 +115,7 @@ def test_config_get_masks_secrets(project, monkeypatch):
 
 def test_not_yet_built_apis_say_so(lua):
     with pytest.raises(SpellFailed) as ei:
-        lua("Agent.new({name = 'x'})")
+        lua("Workflow.sequential({name = 'x', steps = {}})")
     assert ei.value.code == 4007 and "not implemented yet" in ei.value.message
 
 

@@ -22,6 +22,10 @@ EXPECT = {
     "async_fanout.lua": ["squares: 1 4 9 16 25 36 49 64 81 100", "race winner: fast mirror",
                          "timeout: [6007 Timeout]", "succeeded after 3 attempts"],
     "custom_tool.lua": ["HELLO SPELLS! (2 words)", "bad input -> 2002 InvalidInput", "found by search: shout"],
+    "agent_offline.lua": ['tool price_lookup  {"sku": "A1"}                -> 12.5',
+                          "tool calculator    {\"expression\": \"3 * 12.5 + 2 * 7.25\"} -> 52.0",
+                          "answer: 3 x A1 and 2 x B2 cost 52.0 EUR.", "echo: Thanks!"],
+    "research_team.lua": ["# Brief: home batteries", "Key technical facts about home batteries"],
 }
 
 

@@ -20,6 +20,14 @@ def print_(run: Any, text: str) -> None:
     run.write(text)
 
 
+@api("io_write")
+def io_write(run: Any, *parts: Any) -> None:
+    """Write text without a newline (flushed at once, e.g. for streamed replies)."""
+    run.write_raw("".join(p if isinstance(p, str) else json.dumps(p) if isinstance(p, (dict, list))
+                          else str(p).lower() if isinstance(p, bool) else "nil" if p is None else str(p)
+                          for p in parts))
+
+
 @api("log")
 def log(run: Any, level: str, message: Any = None, fields: dict[str, Any] | None = None) -> None:
     """Structured log line to stderr: log("info", "msg", { key = value })."""

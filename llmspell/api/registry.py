@@ -89,6 +89,8 @@ def _simple_kinds(ann: Any) -> tuple[Any, ...] | bool:
             kinds.append((type(None), False))
         elif base in _SIMPLE:
             kinds.append((_SIMPLE[base], base in (int, float)))
+        elif isinstance(opt, type) and opt.__module__ != "builtins":
+            kinds.append(((opt,), False))        # our own classes: Tool, Agent, ScriptFunction…
         else:
             return False
     return tuple(kinds)

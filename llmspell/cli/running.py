@@ -36,7 +36,25 @@ async def _with_runtime(rt: Any, coro: Any) -> Any:
 def json_result(res: Any, output: list[str]) -> None:
     emit_json({"status": "ok", "run_id": res.run_id, "value": res.value,
                "duration_ms": round(res.duration_ms, 3), "output": output,
-               "scheduler_jobs": res.scheduler_jobs})
+               "scheduler_jobs": res.scheduler_jobs, "usage": res.usage})
+
+
+def usage_summary(rows: list[dict[str, Any]]) -> None:
+    """After a run that used models: calls, tokens and cost per agent and model (stderr)."""
+    if not rows or OPTS.json:
+        return
+    from rich.console import Console
+    from rich.table import Table
+    t = Table("agent", "model", "calls", "prompt", "completion", "cost ($)", title="model usage",
+              title_justify="left", box=None, pad_edge=False)
+    tot = [0, 0, 0, 0.0]
+    for r in rows:
+        t.add_row(r["agent"], r["model"], str(r["calls"]), str(r["prompt_tokens"]), str(r["completion_tokens"]),
+                  f"{r['cost']:.6f}")
+        tot = [tot[0] + r["calls"], tot[1] + r["prompt_tokens"], tot[2] + r["completion_tokens"], tot[3] + r["cost"]]
+    if len(rows) > 1:
+        t.add_row("total", "", str(tot[0]), str(tot[1]), str(tot[2]), f"{tot[3]:.6f}", style="bold")
+    Console(stderr=True, highlight=False).print(t)
 
 
 def notice_jobs(jobs: list[dict[str, Any]]) -> None:
@@ -54,6 +72,7 @@ def run_spell(spell: str, params: dict[str, Any], args: list[str], engine: str |
     res = asyncio.run(_with_runtime(rt, rt.arun_file(spell, params, args, engine)))
     if cap is not None:
         json_result(res, cap.lines)
+    usage_summary(res.usage)
     notice_jobs(res.scheduler_jobs)
 
 
