@@ -110,8 +110,19 @@ function Tools.register(tool) end
 function Tools.execute(name, input) end
 
 Workflow = {}
+--- Steps one after another: { name, steps = {...}, on_error = 'stop'|'continue', checkpoint }.
 function Workflow.sequential(spec) end
+--- Steps at once: { steps, max_concurrency, fail_fast = true, aggregate = function(outputs) }.
 function Workflow.parallel(spec) end
+--- { condition = function(ctx), if_true = step_or_wf, if_false = step_or_wf }.
 function Workflow.conditional(spec) end
+--- { items = array|'{{template}}'|function, body = step_or_wf, max_iterations } or { while = fn, body }.
 function Workflow.loop(spec) end
+--- { items, map = step_or_wf, reduce = function(results), max_concurrency = 8 }.
 function Workflow.map_reduce(spec) end
+--- Run it: { status, output, outputs, run_id, duration_ms, steps }. options.run_id resumes a checkpointed run.
+function Workflow.execute(input, options) end
+--- Stop a running execution; it fails with error 3003 and its steps are recorded as cancelled.
+function Workflow.cancel() end
+--- { status, run_id, running = {...}, completed, failed } of the current or last execution.
+function Workflow.status() end

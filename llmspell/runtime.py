@@ -62,6 +62,7 @@ class Runtime:
         self.events.open_store = lambda: self.store
         self._http: Any = None
         self.agents: dict[str, Any] = {}
+        self.resume_id: str | None = None     # `llmspell run --resume RUN_ID`
         self._breakers: dict[str, Any] = {}
         self._limiters: dict[str, Any] = {}
 
@@ -255,7 +256,22 @@ class SpellRun:
         self.out: TextIO | None = runtime.stdout
         self.engine: Any = None
         self.usage: dict[tuple[str, str], Any] = {}    # (agent, model) → Usage
+        self.resume_id: str | None = runtime.resume_id
         self._kvs: dict[str, Any] = {}
+
+    def take_resume(self, workflow: str) -> str | None:
+        """The run id given by `--resume`, for the first checkpointed workflow it belongs to."""
+        rid = self.resume_id
+        if rid is None:
+            return None
+        rec = self.kv("workflows").get(rid)
+        if rec is None:
+            raise LLMSpellError(3001, f"no workflow run {rid!r} to resume",
+                                suggestions=["`llmspell runs list` shows runs"], type_="NotFound")
+        if rec.get("workflow") != workflow:
+            return None
+        self.resume_id = None
+        return rid
 
     def kv(self, namespace: str = "") -> Any:
         kv = self._kvs.get(namespace)

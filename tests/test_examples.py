@@ -26,6 +26,9 @@ EXPECT = {
                           "tool calculator    {\"expression\": \"3 * 12.5 + 2 * 7.25\"} -> 52.0",
                           "answer: 3 x A1 and 2 x B2 cost 52.0 EUR.", "echo: Thanks!"],
     "research_team.lua": ["# Brief: home batteries", "Key technical facts about home batteries"],
+    "research_pipeline.lua": ["# heat pumps", "- COP of 3-4", "- payback 7-12 years", "Review: APPROVED",
+                              "(completed, 4 steps, run "],
+    "web_scraping.lua": ["give --param base_url="],
 }
 
 
@@ -46,3 +49,15 @@ def test_storage_counter_counts_across_runs(project):
     shutil.copy(SPELLS / "storage_counter.lua", project / "c.lua")
     cli("run", "c.lua", cwd=project)
     assert "has run 2 time(s)" in cli("run", "c.lua", cwd=project).stdout
+
+
+def test_web_scraping_demo_serves_its_own_pages():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, str(SPELLS / "web_scraping_demo.py")], capture_output=True, text=True,
+                       timeout=60, cwd=SPELLS.parent)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [ln.split()[0] for ln in lines[:4]] == ["/alpha.html", "/beta.html", "/delta.html", "/gamma.html"]
+    assert all(" 200 " in ln for ln in lines[:4])
+    assert lines[4] == "aggregate: Four pages on clean energy: solar, wind, heat pumps and batteries."

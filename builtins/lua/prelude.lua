@@ -124,6 +124,29 @@ local function new_object(cls, handle, fields)
 end
 M.new_object = new_object
 
+-- Lazy views: a read-only proxy whose keys are fetched from Python on first use.
+local host_view_get, host_view_keys = host.view_get, host.view_keys
+local ViewMT = {
+  __index = function(t, k)
+    local v = host_view_get(raw_rawget(t, "__view"), k)
+    if v ~= nil then rawset(t, k, v) end
+    return v
+  end,
+  __newindex = function() raw_error("this context table is read-only", 2) end,
+  __pairs = function(t)
+    local keys = host_view_keys(raw_rawget(t, "__view"))
+    local i = 0
+    return function()
+      i = i + 1
+      local k = keys[i]
+      if k ~= nil then return k, t[k] end
+    end
+  end,
+}
+function M.new_view(handle)
+  return raw_setmetatable({ __view = handle }, ViewMT)
+end
+
 -- The sandbox ----------------------------------------------------------------
 local env = {}
 M.env = env

@@ -1,38 +1,61 @@
-"""`Workflow` — not built yet; every builder says so clearly (error 4007)."""
+"""`Workflow` builders and workflow objects."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import LLMSpellError
-from .registry import api
+from ..core.workflows import Workflow
+from .registry import ObjectRef, api, method
 
 
-def _missing(name: str) -> LLMSpellError:
-    return LLMSpellError(4007, f"Workflow.{name} is not implemented yet in this llmspell version",
-                         type_="APINotAvailable")
+def _make(run: Any, kind: str, spec: dict[str, Any]) -> ObjectRef:
+    wf = Workflow(kind, spec, run)
+    return ObjectRef("Workflow", wf, {"name": wf.name, "type": kind})
 
 
 @api("Workflow.sequential")
-def sequential(run: Any, spec: dict[str, Any]) -> Any:
-    raise _missing("sequential")
+def sequential(run: Any, spec: dict[str, Any]) -> ObjectRef:
+    """Steps one after another: { name, steps = {...}, on_error = 'stop'|'continue', checkpoint }."""
+    return _make(run, "sequential", spec)
 
 
 @api("Workflow.parallel")
-def parallel(run: Any, spec: dict[str, Any]) -> Any:
-    raise _missing("parallel")
+def parallel(run: Any, spec: dict[str, Any]) -> ObjectRef:
+    """Steps at once: { steps, max_concurrency, fail_fast = true, aggregate = function(outputs) }."""
+    return _make(run, "parallel", spec)
 
 
 @api("Workflow.conditional")
-def conditional(run: Any, spec: dict[str, Any]) -> Any:
-    raise _missing("conditional")
+def conditional(run: Any, spec: dict[str, Any]) -> ObjectRef:
+    """{ condition = function(ctx), if_true = step_or_wf, if_false = step_or_wf }."""
+    return _make(run, "conditional", spec)
 
 
 @api("Workflow.loop")
-def loop(run: Any, spec: dict[str, Any]) -> Any:
-    raise _missing("loop")
+def loop(run: Any, spec: dict[str, Any]) -> ObjectRef:
+    """{ items = array|'{{template}}'|function, body = step_or_wf, max_iterations } or { while = fn, body }."""
+    return _make(run, "loop", spec)
 
 
 @api("Workflow.map_reduce")
-def map_reduce(run: Any, spec: dict[str, Any]) -> Any:
-    raise _missing("map_reduce")
+def map_reduce(run: Any, spec: dict[str, Any]) -> ObjectRef:
+    """{ items, map = step_or_wf, reduce = function(results), max_concurrency = 8 }."""
+    return _make(run, "map_reduce", spec)
+
+
+@method("Workflow", "execute")
+async def execute(run: Any, wf: Workflow, input: Any = None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run it: { status, output, outputs, run_id, duration_ms, steps }. options.run_id resumes a checkpointed run."""
+    return await wf.execute(run, input, (options or {}).get("run_id"))
+
+
+@method("Workflow", "cancel")
+def cancel(run: Any, wf: Workflow) -> bool:
+    """Stop a running execution; it fails with error 3003 and its steps are recorded as cancelled."""
+    return wf.cancel()
+
+
+@method("Workflow", "status")
+def status(run: Any, wf: Workflow) -> dict[str, Any]:
+    """{ status, run_id, running = {...}, completed, failed } of the current or last execution."""
+    return wf.status()

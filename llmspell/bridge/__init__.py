@@ -26,6 +26,17 @@ class ScriptFunction:
         return f"<{self.engine.name} function {self.name}>"
 
 
+class LazyView:
+    """A mapping handed to a script without converting it up front: the engine
+    shows it as a read-only proxy and converts only the keys the script reads.
+    Workflow contexts use it, so a step costs the same at step 1 and step 1000."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+
 class Engine(Protocol):
     name: str
 

@@ -15,7 +15,8 @@ _GLOBAL_FLAGS = {"--debug": "debug", "--json": "json"}
 
 def parse(argv: list[str]) -> dict[str, Any] | None:
     i, n = 0, len(argv)
-    opts: dict[str, Any] = {"config": None, "debug": False, "json": False, "params": [], "engine": None}
+    opts: dict[str, Any] = {"config": None, "debug": False, "json": False, "params": [], "engine": None,
+                            "resume": None}
     seen_run = False
     spell = None
     args: list[str] = []
@@ -43,6 +44,11 @@ def parse(argv: list[str]) -> dict[str, Any] | None:
             i += 1
         elif seen_run and a.startswith("--engine="):
             opts["engine"] = a.split("=", 1)[1]
+        elif seen_run and a == "--resume" and i + 1 < n:
+            opts["resume"] = argv[i + 1]
+            i += 1
+        elif seen_run and a.startswith("--resume="):
+            opts["resume"] = a.split("=", 1)[1]
         elif a.startswith("-"):
             return None
         elif not seen_run:
@@ -67,5 +73,5 @@ def try_run(argv: list[str]) -> bool:
     OPTS.config, OPTS.debug, OPTS.json = o["config"], o["debug"], o["json"]
     from .common import parse_params
     from .running import run_spell
-    run_spell(o["spell"], parse_params(o["params"]), o["args"], o["engine"])
+    run_spell(o["spell"], parse_params(o["params"]), o["args"], o["engine"], o["resume"])
     return True

@@ -22,9 +22,10 @@ def register(app: typer.Typer) -> None:
         args: Optional[List[str]] = typer.Argument(None, help="Arguments after -- become `args`."),
         param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="key=value (JSON values parse)."),
         engine: Optional[str] = typer.Option(None, "--engine", "-e", help="lua or js (default: from the extension)."),
+        resume: Optional[str] = typer.Option(None, "--resume", help="Continue a checkpointed workflow run."),
     ) -> None:
         """Run a spell."""
-        run_spell(spell, parse_params(param), list(args or []), engine)
+        run_spell(spell, parse_params(param), list(args or []), engine, resume)
 
     @app.command("exec")
     def exec_(

@@ -64,11 +64,15 @@ def notice_jobs(jobs: list[dict[str, Any]]) -> None:
                          "they fire only under `llmspell serve`\n")
 
 
-def run_spell(spell: str, params: dict[str, Any], args: list[str], engine: str | None) -> None:
+def run_spell(spell: str, params: dict[str, Any], args: list[str], engine: str | None,
+              resume: str | None = None) -> None:
     if not Path(spell).is_file():
         raise UsageError(f"spell file not found: {spell}")
     cap = Capture() if OPTS.json else None
     rt = make_runtime(stdout=cap)
+    rt.resume_id = resume
+    from .progress import attach
+    attach(rt)
     res = asyncio.run(_with_runtime(rt, rt.arun_file(spell, params, args, engine)))
     if cap is not None:
         json_result(res, cap.lines)

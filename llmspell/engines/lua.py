@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import lupa.lua54 as lupa
 
 from ..api.registry import REGISTRY, ApiFunction, ErrorValue, ObjectRef
-from ..bridge import ScriptFunction
+from ..bridge import LazyView, ScriptFunction
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir
 
@@ -53,6 +53,7 @@ class LuaEngine:
             "timeout_message": lambda: run.timeout_message(),
             "memory_message": lambda: f"spell exceeded security.max_memory ({sec.max_memory // (1024 * 1024)} MiB)",
             "debug": bool(run.debug), "hook_every": 10000,
+            "view_get": self._view_get, "view_keys": self._view_keys,
         })
         prelude = (builtins_dir() / "lua" / "prelude.lua").read_text()
         self.m = self.lua.eval(
@@ -68,6 +69,7 @@ class LuaEngine:
         self._new_object = self.m.new_object
         self._make_error = self.m.make_error
         self._table = self.lua.table_from
+        self._new_view = self.m.new_view
         self.env.params = self.to_lua(run.params)
         self.env.args = self.to_lua(list(run.args))
         self.m.sugar()
@@ -113,6 +115,10 @@ class LuaEngine:
             h = v["__handle"]
             if h is not None:
                 return self.handles.get(h)
+            h = v["__view"]
+            if h is not None:
+                view = self.handles.get(h)
+                return view.data if isinstance(view, LazyView) else None
             if _depth > 100:
                 raise LLMSpellError(4002, "cannot convert a table that contains itself or is nested over 100 deep "
                                     f"(at {_path[:120]})",
@@ -156,6 +162,8 @@ class LuaEngine:
             return self._new_object(v.cls, self.handle(v.obj), self.to_lua(v.fields))
         if isinstance(v, ScriptFunction) and v.engine is self:
             return v.ref
+        if isinstance(v, LazyView):
+            return self._new_view(self.handle(v))
         if isinstance(v, bytes):
             return v.decode("utf-8", "replace")
         if isinstance(v, LLMSpellError):
@@ -163,6 +171,16 @@ class LuaEngine:
         if hasattr(v, "isoformat"):
             return v.isoformat()
         raise LLMSpellError(4002, f"cannot pass a Python {type(v).__name__} to Lua")
+
+    def _view_get(self, hid: int, key: Any) -> Any:
+        view = self.handles.get(hid)
+        if not isinstance(view, LazyView):
+            return None
+        return self.to_lua(view.data.get(key if isinstance(key, str) else str(key)))
+
+    def _view_keys(self, hid: int) -> Any:
+        view = self.handles.get(hid)
+        return self.to_lua(sorted(view.data) if isinstance(view, LazyView) else [])
 
     def handle(self, obj: Any) -> int:
         hid = self._handle_ids.get(id(obj))
