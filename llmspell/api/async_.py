@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 from ..bridge import ScriptFunction
+from ..core.concurrency import gather_or_cancel
 from ..errors import LLMSpellError
 from .registry import api
 
@@ -17,18 +18,6 @@ def _fns(name: str, fns: Any) -> list[ScriptFunction]:
     if not isinstance(fns, list) or not all(isinstance(f, ScriptFunction) for f in fns):
         raise LLMSpellError(4002, f"Async.{name}: expects an array of functions")
     return fns
-
-
-async def gather_or_cancel(coros: list[Any]) -> list[Any]:
-    """Like asyncio.gather, but the first failure cancels the rest and is raised as is."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 @api("Async.sleep")

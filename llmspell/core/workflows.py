@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..bridge import LazyView, ScriptFunction
 from ..errors import LLMSpellError
+from .concurrency import gather_or_cancel
 from .resilience import backoff_delay
 from .templates import render
 
@@ -401,20 +402,13 @@ class Workflow:
                 return await job
             async with sem:
                 return await job
-        tasks = [asyncio.ensure_future(guarded(j)) for j in jobs]
-        if not self.fail_fast:
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-            for r in results:
-                if isinstance(r, BaseException):
-                    raise r
-            return list(results)
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+        if self.fail_fast:
+            return await gather_or_cancel([guarded(j) for j in jobs])
+        results = await asyncio.gather(*(guarded(j) for j in jobs), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return list(results)
 
     async def _run_parallel(self, ex: Execution, path: str) -> Any:
         outs = await self._bounded(ex, [self._step(ex, s, path) for s in self.steps], self.max_concurrency)
