@@ -211,8 +211,8 @@ def make_engine(kind: str, run: "SpellRun") -> Any:
         from .engines.lua import LuaEngine
         return LuaEngine(run)
     if kind in ("js", "javascript"):
-        raise LLMSpellError(4007, "the JavaScript engine is not available yet; run .lua spells for now",
-                            type_="UsageError")
+        from .engines.js import JsEngine
+        return JsEngine(run)
     raise LLMSpellError(4007, f"unknown engine {kind!r} (use lua or js)", type_="UsageError")
 
 
@@ -311,8 +311,8 @@ class SpellRun:
         return f"spell exceeded security.max_execution_time ({self.limit:g}s)"
 
     def memory_message(self) -> str:
-        mb = self.config.settings.security.max_memory / (1024 * 1024)
-        return f"spell exceeded security.max_memory ({mb:g} MiB)"
+        mb = self.config.settings.security.max_memory / 1e6
+        return f"spell exceeded security.max_memory ({mb:g} MB)"
 
     async def execute(self, load: Callable[[Any], Any]) -> RunResult:
         from .api.registry import load_all

@@ -10,7 +10,7 @@ from ..core.agents import Agent, AgentConfig
 from ..core.tools import Tool
 from ..errors import LLMSpellError
 from ..paths import builtins_dir
-from .registry import ObjectRef, api, method
+from .registry import ObjectRef, Options, api, method
 from .tools import tool_ref
 
 
@@ -48,7 +48,7 @@ def create_agent(run: Any, config: dict[str, Any]) -> Agent:
 
 
 @api("Agent.new")
-def new(run: Any, config: dict[str, Any]) -> ObjectRef:
+def new(run: Any, config: Options) -> ObjectRef:
     """An agent: { name, model = 'provider/model', system_prompt, tools, memory, max_iterations, … }."""
     return agent_ref(create_agent(run, config))
 
@@ -74,7 +74,7 @@ def templates() -> dict[str, Any]:
 
 
 @api("Agent.template")
-def template(run: Any, name: str, overrides: dict[str, Any] | None = None) -> ObjectRef:
+def template(run: Any, name: str, overrides: Options | None = None) -> ObjectRef:
     """An agent from a built-in template (research_specialist, code_specialist, …) with overrides."""
     t = templates().get(name)
     if t is None:
@@ -174,7 +174,7 @@ def usage(run: Any, agent: Agent) -> dict[str, Any]:
 
 
 @method("Agent", "as_tool")
-def as_tool(run: Any, agent: Agent, options: dict[str, Any] | None = None) -> ObjectRef:
+def as_tool(run: Any, agent: Agent, options: Options | None = None) -> ObjectRef:
     """This agent as a tool other agents (or workflows) can call."""
     o = options or {}
     return tool_ref(agent.as_tool(o.get("name"), o.get("description")))

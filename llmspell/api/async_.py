@@ -9,7 +9,7 @@ from typing import Any
 from ..bridge import ScriptFunction
 from ..core.concurrency import gather_or_cancel
 from ..errors import LLMSpellError
-from .registry import api
+from .registry import Options, api
 
 
 def _fns(name: str, fns: Any) -> list[ScriptFunction]:
@@ -59,7 +59,7 @@ async def timeout(run: Any, seconds: float, fn: ScriptFunction) -> Any:
 
 
 @api("Async.retry")
-async def retry(run: Any, fn: ScriptFunction, options: dict[str, Any] | None = None) -> Any:
+async def retry(run: Any, fn: ScriptFunction, options: Options | None = None) -> Any:
     """Call fn until it succeeds: { attempts = 3, backoff = 0.2, max_backoff = 10, jitter = true }."""
     o = options or {}
     attempts = max(1, int(o.get("attempts", 3)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..bridge import ScriptFunction
-from .registry import api
+from .registry import Options, api
 
 
 @api("Events.emit")
@@ -28,7 +28,7 @@ def unsubscribe(run: Any, id: str) -> bool:
 
 
 @api("Events.replay", waits=True)
-def replay(run: Any, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def replay(run: Any, options: Options | None = None) -> list[dict[str, Any]]:
     """Persisted events: { type = pattern, since = ts, until = ts, limit = n }."""
     o = options or {}
     run.runtime.store  # replay reads the persisted history

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..bridge import ScriptFunction
-from .registry import api
+from .registry import Options, api
 
 
 @api("Hooks.register")
-def register(run: Any, point: str, handler: ScriptFunction, options: dict[str, Any] | None = None) -> str:
+def register(run: Any, point: str, handler: ScriptFunction, options: Options | None = None) -> str:
     """Run handler(ctx) at `point`; lower priority runs first. Returns the hook id."""
     prio = (options or {}).get("priority", 100)
     return run.hooks.register(point, handler, prio, owner=run)

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, get_type_hints
+from typing import Any, Callable, NewType, get_type_hints
 
 from ..errors import LLMSpellError
 
 _PY_TO_SCRIPT = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
                  "dict": "table", "list": "array", "NoneType": "nil"}
+
+
+# A configuration table parameter. JS callers may write its keys in camelCase;
+# they reach Python in snake_case (data parameters are never renamed).
+Options = NewType("Options", dict)
 
 
 @dataclass
@@ -39,6 +44,11 @@ class Param:
     variadic: bool = False
     _adapter: Any = None
     _kinds: Any = None
+
+    @property
+    def options(self) -> bool:
+        ann = self.annotation
+        return ann is Options or Options in (getattr(ann, "__args__", None) or ())
 
     def check(self, owner: str, value: Any) -> Any:
         ann = self.annotation
@@ -84,6 +94,7 @@ def _simple_kinds(ann: Any) -> tuple[Any, ...] | bool:
         return False
     kinds: list[Any] = []
     for opt in options:
+        opt = getattr(opt, "__supertype__", opt)      # Options → dict
         base = typing.get_origin(opt) or opt
         if opt is type(None):
             kinds.append((type(None), False))

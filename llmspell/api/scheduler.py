@@ -6,13 +6,13 @@ from typing import Any
 
 from ..bridge import ScriptFunction
 from ..errors import LLMSpellError
-from .registry import api
+from .registry import Options, api
 
 _TRIGGERS = ("cron", "every", "event", "webhook", "watch")
 
 
 @api("Scheduler.register")
-def register(run: Any, spec: dict[str, Any]) -> str:
+def register(run: Any, spec: Options) -> str:
     """Register a job { name, trigger = { cron | every | event | webhook | watch }, run | workflow | agent }."""
     name = spec.get("name")
     if not isinstance(name, str) or not name:

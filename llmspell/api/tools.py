@@ -7,7 +7,7 @@ from typing import Any
 from ..bridge import ScriptFunction
 from ..core.tools import Tool, check_schema
 from ..errors import LLMSpellError
-from .registry import ObjectRef, api, method
+from .registry import ObjectRef, Options, api, method
 
 
 def tool_ref(tool: Tool) -> ObjectRef:
@@ -34,7 +34,7 @@ def search(run: Any, query: str) -> list[dict[str, Any]]:
 
 
 @api("Tools.create")
-def create(run: Any, name: str, spec: dict[str, Any]) -> ObjectRef:
+def create(run: Any, name: str, spec: Options) -> ObjectRef:
     """A tool implemented by the spell; `Tools.register` makes it visible to everyone."""
     execute = spec.get("execute")
     if not isinstance(execute, ScriptFunction):

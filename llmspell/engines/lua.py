@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import lupa.lua54 as lupa
 
-from ..api.registry import REGISTRY, ApiFunction, ErrorValue, ObjectRef
+from ..api.registry import REGISTRY, ErrorValue, ObjectRef
 from ..bridge import LazyView, ScriptFunction
+from ..bridge.dispatch import bind, call_async, call_sync
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir
 
@@ -51,7 +52,7 @@ class LuaEngine:
         host = self.lua.table_from({
             "call": self._call_sync, "check": self._check_time, "load_module": self._load_module,
             "timeout_message": lambda: run.timeout_message(),
-            "memory_message": lambda: f"spell exceeded security.max_memory ({sec.max_memory // (1024 * 1024)} MiB)",
+            "memory_message": run.memory_message,
             "debug": bool(run.debug), "hook_every": 10000,
             "view_get": self._view_get, "view_keys": self._view_keys,
         })
@@ -194,45 +195,21 @@ class LuaEngine:
         return self._make_error(self.to_lua(e.to_dict()))
 
     # -- calls from Lua --------------------------------------------------------
-    def _args(self, f: ApiFunction, raw: tuple[Any, ...]) -> list[Any]:
-        conv = self.to_py
-        args = [conv(a) for a in raw]
-        if f.is_method:
-            if not args or not isinstance(args[0], int):
-                raise LLMSpellError(4002, f"{f.public}: call it as a method, obj:{f.name}(...)")
-            obj = self.handles.get(args[0])
-            return [obj, *f.bind_args(args[1:])]
-        bound = f.bind_args(args)
-        if f.receiver is not None:
-            return [f.receiver(self.run), *bound]
-        return bound
-
     def _call_sync(self, idx: int, *raw: Any) -> tuple[bool, Any]:
         f = self._functions[idx]
         try:
-            return True, self.to_lua(f.fn(self.run, *self._args(f, raw)))
+            args = bind(f, [self.to_py(a) for a in raw], self.run, self.handles, camel_case=False)
         except LLMSpellError as e:
             return False, self._err(e)
-        except MemoryError:
-            raise
-        except Exception as e:  # an API bug must still reach the spell as an error table
-            return False, self._err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+        return call_sync(f, self.run, args, self.to_lua, self._err)
 
     async def _call_async(self, idx: int, raw: tuple[Any, ...]) -> tuple[bool, Any]:
         f = self._functions[idx]
         try:
-            return True, self.to_lua(await f.fn(self.run, *self._args(f, raw)))
+            args = bind(f, [self.to_py(a) for a in raw], self.run, self.handles, camel_case=False)
         except LLMSpellError as e:
             return False, self._err(e)
-        except asyncio.CancelledError:
-            raise
-        except (asyncio.TimeoutError, TimeoutError):
-            return False, self._err(LLMSpellError(6007, f"{f.public}: timed out"))
-        except Exception as e:
-            if self.run.debug:
-                import traceback
-                traceback.print_exc()
-            return False, self._err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+        return await call_async(f, self.run, args, self.to_lua, self._err)
 
     # -- driving coroutines ------------------------------------------------------
     async def drive(self, co: Any) -> Any:

@@ -1,0 +1,74 @@
+"""Calling a declared API function for an engine: argument binding, option-key
+normalisation and error translation, shared by every engine."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any, Callable
+
+from ..api.registry import ApiFunction
+from ..errors import LLMSpellError
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+# Option tables nest these sections, whose own keys are options too. Everything
+# else inside an option table (inputs, schemas, data) is left exactly as given.
+_NESTED = {"memory", "retry", "rate_limit", "budget", "steps", "trigger", "if_true", "if_false", "body",
+           "map", "fallback", "options"}
+
+
+def snake_keys(value: Any) -> Any:
+    """`{ systemPrompt = … }` → `{ system_prompt = … }` for option tables from JS."""
+    if isinstance(value, list):
+        return [snake_keys(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        key = _CAMEL.sub(r"_\1", k).lower() if isinstance(k, str) and not k.startswith("__") else k
+        out[key] = snake_keys(v) if key in _NESTED else v
+    return out
+
+
+def bind(f: ApiFunction, args: list[Any], run: Any, handles: dict[int, Any], camel_case: bool) -> list[Any]:
+    if camel_case and f.params:
+        off = 1 if f.is_method else 0
+        args = [snake_keys(a) if off <= i < len(f.params) + off and f.params[i - off].options else a
+                for i, a in enumerate(args)]
+    if f.is_method:
+        if not args or not isinstance(args[0], int):
+            raise LLMSpellError(4002, f"{f.public}: call it as a method, obj:{f.name}(...)")
+        return [handles.get(args[0]), *f.bind_args(args[1:])]
+    bound = f.bind_args(args)
+    if f.receiver is not None:
+        return [f.receiver(run), *bound]
+    return bound
+
+
+def call_sync(f: ApiFunction, run: Any, args: list[Any], to_script: Callable[[Any], Any],
+              err: Callable[[LLMSpellError], Any]) -> tuple[bool, Any]:
+    try:
+        return True, to_script(f.fn(run, *args))
+    except LLMSpellError as e:
+        return False, err(e)
+    except MemoryError:
+        raise
+    except Exception as e:  # an API bug still reaches the spell as an error value
+        return False, err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+
+
+async def call_async(f: ApiFunction, run: Any, args: list[Any], to_script: Callable[[Any], Any],
+                     err: Callable[[LLMSpellError], Any]) -> tuple[bool, Any]:
+    try:
+        return True, to_script(await f.fn(run, *args))
+    except LLMSpellError as e:
+        return False, err(e)
+    except asyncio.CancelledError:
+        raise
+    except (asyncio.TimeoutError, TimeoutError):
+        return False, err(LLMSpellError(6007, f"{f.public}: timed out"))
+    except Exception as e:
+        if run.debug:
+            import traceback
+            traceback.print_exc()
+        return False, err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
