@@ -113,11 +113,11 @@ def test_config_get_masks_secrets(project, monkeypatch):
     assert rt.run("return Config.get('security.allowed_paths')") == ["."]
 
 
-def test_not_yet_built_engine_says_so(rt):
+def test_unknown_engine_says_so(rt):
     from llmspell import LLMSpellError
     with pytest.raises(LLMSpellError) as ei:
-        rt.run("1 + 1", engine="js")
-    assert ei.value.code == 4007 and "not available yet" in ei.value.message
+        rt.run("1 + 1", engine="python")
+    assert ei.value.code == 4007 and "unknown engine 'python'" in ei.value.message
 
 
 def test_scheduler_registrations_are_listed_not_fired(lua):
