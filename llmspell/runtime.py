@@ -381,14 +381,21 @@ class Session:
         run = self.run
         run.deadline = time.monotonic() + run.limit
         name = f"=repl:{self.n}"
-        try:
-            chunk = run.engine.load_string("return " + code, name)
-        except LLMSpellError:
-            chunk = run.engine.load_string(code, name)
+        if hasattr(run.engine, "load_repl"):
+            chunk = run.engine.load_repl(code, self.n)
+        else:
+            try:
+                chunk = run.engine.load_string("return " + code, name)
+            except LLMSpellError:
+                chunk = run.engine.load_string(code, name)
         try:
             async with asyncio.timeout(run.limit):
-                value = await run.engine.run_main(chunk)
-                await run.events.drain()
+                try:
+                    value = await run.engine.run_main(chunk)
+                    await run.events.drain()
+                finally:
+                    if hasattr(run.engine, "settle"):
+                        await run.engine.settle()
         except TimeoutError:
             raise SpellFailed(4004, run.timeout_message(), type_="ExecutionTimeout") from None
         return value

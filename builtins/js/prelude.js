@@ -59,6 +59,8 @@
              recoverable: false, suggestions: [] };
   }
 
+  const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
   // -- values across the boundary ------------------------------------------------
   // function 0 answers Python's liveness probe; it fails when the heap is nearly full
   const fns = new Map([[0, () => new ArrayBuffer(1 << 20).byteLength]]);
@@ -116,6 +118,13 @@
     if (v.__fnref !== undefined) return fns.get(v.__fnref);
     const out = {};
     for (const k of Object.keys(v)) out[k] = unwrap(v[k]);
+    // camelCase aliases (not enumerated, so JSON output matches Lua's)
+    for (const k of Object.keys(out)) {
+      if (k.indexOf("_") > 0) {
+        const c = camel(k);
+        if (!(c in out)) Object.defineProperty(out, c, { get: () => out[k], enumerable: false });
+      }
+    }
     return out;
   }
 
@@ -156,7 +165,6 @@
     };
   }
 
-  const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
   const modules = {};
   for (const d of decls) {
     // every waiting call is a Promise in JS, whether or not Python awaits
@@ -248,6 +256,18 @@
   }
 
   G.__llmspell = {
+    // A console input: a sloppy global script (so `x = 1` persists); inputs
+    // that use await run in an async function instead.
+    async repl(src) {
+      const indirect = eval;
+      if (/\bawait\b/.test(src)) {
+        try { return await indirect("(async () => (" + src + "\n))()"); } catch (e) {
+          if (!(e instanceof SyntaxError)) throw e;
+        }
+        return await indirect("(async () => { " + src + "\n })()");
+      }
+      return indirect(src);
+    },
     boot(load) {
       const main = Promise.resolve()
         .then(load)

@@ -81,7 +81,8 @@ async def _repl(rt: Any, engine: str) -> None:
             try:
                 value = await session.eval(buf)
             except LLMSpellError as e:
-                if e.code == 4001 and "<eof>" in e.message:
+                if e.code == 4001 and ("<eof>" in e.message or "unexpected end" in e.message
+                                       or "expression: ''" in e.message or "expecting '}'" in e.message):
                     continue   # incomplete statement: read more lines
                 print(f"error: {e.located()}", file=sys.stderr)
                 buf = ""

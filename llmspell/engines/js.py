@@ -244,6 +244,22 @@ class JsEngine:
         self._register(name, code, None)
         return name
 
+    def load_repl(self, code: str, n: int) -> Any:
+        """A console input runs as a global script, so `x = 1` and functions persist."""
+        return ("expr", f"__llmspell.repl({json.dumps(code)})")
+
+    async def settle(self) -> None:
+        """End the current evaluation (the REPL starts a new one per input)."""
+        if self._jobs is not None:
+            self._jobs.put_nowait(None)
+        if self._eval is not None:
+            try:
+                await self._eval
+            except Exception:
+                pass
+        self._jobs = None
+        self._eval = None
+
     # -- running ----------------------------------------------------------------------
     def _remaining(self) -> float:
         left = self.run.deadline - time.monotonic()
@@ -267,7 +283,8 @@ class JsEngine:
     async def run_main(self, name: Any) -> Any:
         loop = asyncio.get_running_loop()
         self._main = loop.create_future()
-        await self._ensure_eval(f"__llmspell.boot(() => import({json.dumps(name)}).then((m) => m.default))")
+        load = name[1] if isinstance(name, tuple) else f"import({json.dumps(name)}).then((m) => m.default)"
+        await self._ensure_eval(f"__llmspell.boot(() => {load})")
         assert self._eval is not None
         await self._watch(self._main)
         if not self._main.done():
