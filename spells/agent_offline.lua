@@ -26,7 +26,7 @@ local clerk = Agent.new({
 
 local out = clerk:execute({ input = "What do 3 A1 and 2 B2 cost?", context = { customer = "Ada" } })
 for _, call in ipairs(out.tool_calls) do
-  print(string.format("tool %-13s %-28s -> %s", call.name, JSON.encode(call.input), tostring(call.output)))
+  print(string.format("tool %-13s %-28s -> %g", call.name, JSON.encode(call.input), call.output))
 end
 print("answer: " .. out.output)
 print("history: " .. #clerk:history() .. " messages; tokens this turn: " .. out.usage.total_tokens)

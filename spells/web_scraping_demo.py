@@ -1,6 +1,6 @@
 """Serve a few pages on 127.0.0.1 and run web_scraping.lua against them.
 
-    python spells/web_scraping_demo.py
+    python spells/web_scraping_demo.py [--engine js]
 
 Spells are sandboxed and cannot open sockets, so this runner plays the web
 site; it also shows llmspell embedded in a Python program.
@@ -37,11 +37,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    import sys
+    ext = ".js" if "--engine" in sys.argv and sys.argv[-1] in ("js", "javascript") else ".lua"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     rt = llmspell.Runtime()
     try:
-        rt.run_file(Path(__file__).with_name("web_scraping.lua"),
+        rt.run_file(Path(__file__).with_name("web_scraping" + ext),
                     params={"base_url": f"http://127.0.0.1:{server.server_address[1]}"})
     except llmspell.LLMSpellError as e:
         raise SystemExit(f"error: {e.located()}") from None

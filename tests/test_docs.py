@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmspell.api.docs import lua_stubs, markdown
+from llmspell.api.docs import lua_stubs, markdown, parity
 from llmspell.api.registry import load_all
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -13,6 +13,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 def test_api_reference_is_current():
     assert (DOCS / "api.md").read_text() == markdown(), "run: python -m llmspell.api.docs > docs/api.md"
     assert (DOCS / "llmspell.d.lua").read_text() == lua_stubs()
+    assert (DOCS / "parity.md").read_text() == parity(), "run: python -m llmspell.api.docs --parity > docs/parity.md"
 
 
 def test_every_spec_global_is_declared():

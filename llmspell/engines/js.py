@@ -292,10 +292,7 @@ class JsEngine:
         ok, value = self._main.result()
         if ok:
             return self.to_py(value)
-        err = self.to_py(value)
-        if isinstance(err, dict) and err.get("type") == "SyntaxError":
-            err["code"] = 4001
-        raise SpellFailed.from_dict(err if isinstance(err, dict) else {"code": 4002, "message": str(err)})
+        raise self._failure(self.to_py(value))
 
     async def call_function(self, ref: Any, args: tuple[Any, ...]) -> Any:
         if self._eval is None or self._eval.done():
@@ -313,7 +310,17 @@ class JsEngine:
         ok, value = fut.result()
         if ok:
             return self.to_py(value)
-        raise SpellFailed.from_dict(self.to_py(value))
+        raise self._failure(self.to_py(value))
+
+    def _failure(self, err: Any) -> SpellFailed:
+        if not isinstance(err, dict):
+            err = {"code": 4002, "message": str(err)}
+        if err.get("message") == "out of memory":
+            return SpellFailed(4005, self.run.memory_message(), source=err.get("source") or self.run.display,
+                               type_="MemoryLimitExceeded")
+        if err.get("type") == "SyntaxError":
+            err["code"] = 4001
+        return SpellFailed.from_dict(err)
 
     async def _watch(self, fut: asyncio.Future[Any]) -> None:
         """Wait for `fut` or the end of the evaluation. When JS stops making host
