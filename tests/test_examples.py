@@ -23,7 +23,7 @@ EXPECT = {
                          "timeout: [6007 Timeout]", "succeeded after 3 attempts"],
     "custom_tool.lua": ["HELLO SPELLS! (2 words)", "bad input -> 2002 InvalidInput", "found by search: shout"],
     "agent_offline.lua": ['tool price_lookup  {"sku": "A1"}                -> 12.5',
-                          "tool calculator    {\"expression\": \"3 * 12.5 + 2 * 7.25\"} -> 52.0",
+                          "tool calculator    {\"expression\": \"3 * 12.5 + 2 * 7.25\"} -> 52",
                           "answer: 3 x A1 and 2 x B2 cost 52.0 EUR.", "echo: Thanks!"],
     "research_team.lua": ["# Brief: home batteries", "Key technical facts about home batteries"],
     "research_pipeline.lua": ["# heat pumps", "- COP of 3-4", "- payback 7-12 years", "Review: APPROVED",

@@ -8,12 +8,12 @@
   "use strict";
   const G = globalThis;
   const host = {
-    call: G.__call, acall: G.__acall, nextJob: G.__next_job, jobDone: G.__job_done,
+    call: G.__call, acall: G.__acall, callEager: G.__call_eager, await: G.__await, nextJob: G.__next_job, jobDone: G.__job_done,
     mainDone: G.__main_done, viewGet: G.__view_get, viewKeys: G.__view_keys,
     sleep: G.__sleep, write: G.__write,
   };
   const decls = G.__decls;
-  for (const k of ["__call", "__acall", "__next_job", "__job_done", "__main_done", "__view_get",
+  for (const k of ["__call", "__acall", "__call_eager", "__await", "__next_job", "__job_done", "__main_done", "__view_get",
                    "__view_keys", "__sleep", "__write", "__decls"]) {
     delete G[k];
   }
@@ -117,15 +117,27 @@
     if (v.__err !== undefined) return new LLMSpellError(v.__err);
     if (v.__fnref !== undefined) return fns.get(v.__fnref);
     const out = {};
-    for (const k of Object.keys(v)) out[k] = unwrap(v[k]);
-    // camelCase aliases (not enumerated, so JSON output matches Lua's)
-    for (const k of Object.keys(out)) {
-      if (k.indexOf("_") > 0) {
-        const c = camel(k);
-        if (!(c in out)) Object.defineProperty(out, c, { get: () => out[k], enumerable: false });
-      }
+    let sig = null;
+    for (const k of Object.keys(v)) {
+      out[k] = unwrap(v[k]);
+      if (k.indexOf("_") > 0) sig = sig === null ? k : sig + "," + k;
     }
-    return out;
+    return sig === null ? out : Object.setPrototypeOf(out, aliasProto(sig));
+  }
+
+  // camelCase aliases as getters on a prototype shared by objects with the same
+  // snake_case keys: not enumerated, so JSON output matches Lua's.
+  const aliasProtos = new Map();
+  function aliasProto(sig) {
+    let proto = aliasProtos.get(sig);
+    if (!proto) {
+      proto = {};
+      for (const k of sig.split(",")) {
+        Object.defineProperty(proto, camel(k), { get() { return this[k]; }, enumerable: false });
+      }
+      aliasProtos.set(sig, proto);
+    }
+    return proto;
   }
 
   function makeObject(raw) {
@@ -153,14 +165,22 @@
   function syncFn(idx) {
     return (...a) => check(host.call(idx, a.map((x) => wrap(x))));
   }
+  // Async calls start at once on the host; most finish there and then (no
+  // event-loop round trip), the rest are awaited through a token.
   function asyncFn(idx) {
     return (...a) => {
+      const r = host.callEager(idx, a.map((x) => wrap(x)));
+      if (r[0] === 1) return Promise.resolve(unwrap(r[1]));
       const site = new Error().stack;
-      return host.acall(idx, a.map((x) => wrap(x))).then((r) => {
-        if (r[0]) return unwrap(r[1]);
-        const err = new LLMSpellError(r[1]);
+      const fail = (info) => {
+        const err = new LLMSpellError(info);
         if (!err.source) err.source = whereFrom(site);
-        throw err;
+        return err;
+      };
+      if (r[0] === 0) return Promise.reject(fail(r[1]));
+      return host.await(r[1]).then((res) => {
+        if (res[0]) return unwrap(res[1]);
+        throw fail(res[1]);
       });
     };
   }
@@ -239,11 +259,22 @@
     try { info = toErr(e); done(id, false, info); } catch (_) { fatal(e); }
   }
 
+  // Several calls of one function in order (event deliveries); one error slot each.
+  async function runBatch(jid, fid, calls) {
+    const errors = [];
+    const f = fns.get(fid);
+    for (const args of calls) {
+      try { await f(...unwrap(args)); errors.push(null); } catch (e) { errors.push(toErr(e)); }
+    }
+    try { host.jobDone(jid, true, errors); } catch (e) { fatal(e); }
+  }
+
   async function pump() {
     for (;;) {
       const job = await host.nextJob();
       if (job === null) return;
       const [jid, fid, args] = job;
+      if (fid === -1) { runBatch(jid, args[0], args[1]); continue; }
       Promise.resolve()
         .then(() => {
           const f = fns.get(fid);

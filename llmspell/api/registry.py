@@ -45,10 +45,11 @@ class Param:
     _adapter: Any = None
     _kinds: Any = None
 
-    @property
-    def options(self) -> bool:
+    options: bool = False
+
+    def __post_init__(self) -> None:
         ann = self.annotation
-        return ann is Options or Options in (getattr(ann, "__args__", None) or ())
+        self.options = ann is Options or Options in (getattr(ann, "__args__", None) or ())
 
     def check(self, owner: str, value: Any) -> Any:
         ann = self.annotation
@@ -156,6 +157,10 @@ class ApiFunction:
     params: list[Param]
     index: int = 0
     receiver: Callable[[Any], Any] | None = None   # global function backed by a default object
+    has_options: bool = False
+
+    def __post_init__(self) -> None:
+        self.has_options = any(p.options for p in self.params)
 
     @property
     def public(self) -> str:

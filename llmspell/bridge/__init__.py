@@ -22,6 +22,14 @@ class ScriptFunction:
     async def __call__(self, *args: Any) -> Any:
         return await self.engine.call_function(self.ref, args)
 
+    @property
+    def batches(self) -> bool:
+        """True when the engine can take several calls in one go (see call_batch)."""
+        return hasattr(self.engine, "call_batch")
+
+    async def call_batch(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        return await self.engine.call_batch(self.ref, calls)
+
     def __repr__(self) -> str:
         return f"<{self.engine.name} function {self.name}>"
 

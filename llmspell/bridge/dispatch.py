@@ -31,7 +31,7 @@ def snake_keys(value: Any) -> Any:
 
 
 def bind(f: ApiFunction, args: list[Any], run: Any, handles: dict[int, Any], camel_case: bool) -> list[Any]:
-    if camel_case and f.params:
+    if camel_case and f.has_options:
         off = 1 if f.is_method else 0
         args = [snake_keys(a) if off <= i < len(f.params) + off and f.params[i - off].options else a
                 for i, a in enumerate(args)]
@@ -72,3 +72,43 @@ async def call_async(f: ApiFunction, run: Any, args: list[Any], to_script: Calla
             import traceback
             traceback.print_exc()
         return False, err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+
+
+def start_eager(f: ApiFunction, run: Any, args: list[Any]) -> tuple[str, Any]:
+    """Start an async API call synchronously. Returns ("done", value) when it
+    finished without waiting, ("error", LLMSpellError), or ("pending", task)
+    when it suspended — the rest then runs as an asyncio task.
+
+    Most calls (a sync tool with no hooks, say) never wait, and finishing them
+    here spares the engine a task and an event-loop round trip each."""
+    coro = f.fn(run, *args)
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return "done", stop.value
+    except LLMSpellError as e:
+        return "error", e
+    except Exception as e:
+        return "error", LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}")
+    return "pending", asyncio.ensure_future(_resume(coro, yielded))
+
+
+async def _resume(coro: Any, yielded: Any) -> Any:
+    """Drive a coroutine that was started by hand, the way a Task would."""
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                yielded._asyncio_future_blocking = False
+                await asyncio.wait([yielded])
+        except asyncio.CancelledError:
+            try:
+                coro.throw(asyncio.CancelledError())
+            except (asyncio.CancelledError, StopIteration):
+                pass
+            raise
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value

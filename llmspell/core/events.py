@@ -115,6 +115,9 @@ class EventBus:
 
     async def _worker(self, sub: Subscription) -> None:
         assert sub.queue is not None
+        if getattr(sub.handler, "batches", False):
+            await self._batch_worker(sub)
+            return
         while not sub.queue.empty():
             ev = sub.queue.get_nowait()
             sub.busy = True
@@ -134,6 +137,33 @@ class EventBus:
                 sub.busy = False
             if sub.delivered % 64 == 0:
                 await asyncio.sleep(0)
+
+    async def _batch_worker(self, sub: Subscription) -> None:
+        """Deliver queued events in batches (in order) to handlers that take them."""
+        assert sub.queue is not None
+        while not sub.queue.empty():
+            batch = []
+            while not sub.queue.empty() and len(batch) < 512:
+                batch.append((sub.queue.get_nowait(),))
+            sub.busy = True
+            try:
+                errors = await sub.handler.call_batch(batch)
+                sub.delivered += len(batch)
+                for err in errors or []:
+                    if err:
+                        self._handler_error(sub, LLMSpellError.from_dict(err))
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:
+                self._handler_error(sub, e)
+            finally:
+                sub.busy = False
+
+    def _handler_error(self, sub: Subscription, e: BaseException) -> None:
+        if self.on_handler_error:
+            self.on_handler_error(sub, e)
+        else:
+            log.warning("event handler for %r failed: %s", sub.pattern, e)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until every queued event was delivered (end of a run)."""

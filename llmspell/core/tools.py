@@ -138,13 +138,20 @@ class Tool:
             prop.pop("title", None)
         wants_ctx = "ctx" in sig.parameters or "context" in sig.parameters
         ctx_name = "ctx" if "ctx" in sig.parameters else "context"
+        plain = not fields      # nothing to coerce: skip pydantic on every call
 
-        async def impl(inp: dict[str, Any], ctx: Any) -> Any:
-            args = model.model_validate(inp).model_dump()
+        def prepare(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
+            args = {} if plain else model.model_validate(inp).model_dump()
             if wants_ctx:
                 args[ctx_name] = ctx
-            r = fn(**args)
-            return await r if inspect.isawaitable(r) else r
+            return args
+
+        if inspect.iscoroutinefunction(fn):
+            async def impl(inp: dict[str, Any], ctx: Any) -> Any:
+                return await fn(**prepare(inp, ctx))
+        else:
+            def impl(inp: dict[str, Any], ctx: Any) -> Any:      # a sync tool stays sync (no await needed)
+                return fn(**prepare(inp, ctx))
         doc = inspect.getdoc(fn) or ""
         return cls(name or fn.__name__, description or doc.split("\n\n")[0] or fn.__name__,
                    schema, impl, category=category, source="python")

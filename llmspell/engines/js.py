@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.registry import REGISTRY, ErrorValue, ObjectRef
 from ..bridge import LazyView, ScriptFunction
-from ..bridge.dispatch import bind, call_async, call_sync
+from ..bridge.dispatch import bind, call_async, call_sync, start_eager
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 _IMPORT = re.compile(r"""(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\2""")
 _MODULE_SYNTAX = re.compile(r"^\s*(import|export)\b", re.M)
+_PLAIN = {str, int, float, bool, type(None)}
 _FRAME = re.compile(r"\(?([^\s()]+):(\d+):\d+\)?\s*$")
 
 
@@ -42,7 +43,8 @@ class JsEngine:
         self.jsbox = jsbox
         self.run = run
         sec = run.config.settings.security
-        self.rt = jsbox.Runtime(memory_limit=sec.max_memory)
+        # many overlapping host calls (Async.all over 100s of branches) are normal here
+        self.rt = jsbox.Runtime(memory_limit=sec.max_memory, max_pending_calls=100_000)
         self.handles: dict[int, Any] = {}
         self._handle_ids: dict[int, int] = {}
         self._functions = REGISTRY.functions
@@ -53,10 +55,14 @@ class JsEngine:
         self._eval: asyncio.Future[Any] | None = None
         self._modules: set[str] = set()
         self._inflight = 0       # host calls JS is waiting on
+        self._tokens = 0
+        self._waiting: dict[int, Any] = {}
         self._progress = 0       # host calls made so far (a heartbeat)
         b = self.rt.bind_function
         b("__call", self._call_sync)
         b("__acall", self._call_async)
+        b("__call_eager", self._call_eager)
+        b("__await", self._await)
         b("__next_job", self._next_job)
         b("__job_done", self._job_done)
         b("__main_done", self._main_done)
@@ -78,7 +84,12 @@ class JsEngine:
 
     # -- conversion ---------------------------------------------------------------
     def to_py(self, v: Any, depth: int = 0) -> Any:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            return v
         if isinstance(v, dict):
+            if not v:
+                return v
             if "__fn" in v and len(v) == 1:
                 return ScriptFunction(self, v["__fn"])
             if "__handle" in v and len(v) == 1:
@@ -96,8 +107,15 @@ class JsEngine:
         return v
 
     def to_js(self, v: Any) -> Any:
-        if v is None or isinstance(v, (bool, int, float, str)):
+        t = type(v)
+        if t is str or t is int or t is float or t is bool or v is None:
             return v
+        if t is dict:
+            conv = self.to_js
+            return {k if type(k) is str else str(k): (x if type(x) in _PLAIN else conv(x)) for k, x in v.items()}
+        if t is list:
+            conv = self.to_js
+            return [x if type(x) in _PLAIN else conv(x) for x in v]
         if isinstance(v, ErrorValue):
             return {"__err": dict(v)}
         if isinstance(v, dict):
@@ -152,6 +170,45 @@ class JsEngine:
             return list(await call_async(f, self.run, args, self.to_js, self._err))
         finally:
             self._inflight -= 1
+
+    def _call_eager(self, idx: int, raw: list[Any]) -> list[Any]:
+        """[1, value] / [0, error] when the call finished at once, [2, token] when it waits."""
+        self._progress += 1
+        f = self._functions[idx]
+        try:
+            args = bind(f, [self.to_py(a) for a in raw], self.run, self.handles, camel_case=True)
+            state, value = start_eager(f, self.run, args)
+            if state == "done":
+                return [1, self.to_js(value)]
+            if state == "error":
+                return [0, self._err(value)]
+        except LLMSpellError as e:
+            return [0, self._err(e)]
+        self._inflight += 1
+        self._tokens += 1
+        self._waiting[self._tokens] = (f, value)
+        return [2, self._tokens]
+
+    async def _await(self, token: int) -> list[Any]:
+        f, task = self._waiting.pop(token)
+        try:
+            value = await task
+            return [True, self.to_js(value)]
+        except LLMSpellError as e:
+            return [False, self._err(e)]
+        except asyncio.CancelledError:
+            raise
+        except (asyncio.TimeoutError, TimeoutError):
+            return [False, self._err(LLMSpellError(6007, f"{f.public}: timed out"))]
+        except Exception as e:
+            return [False, self._err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))]
+        finally:
+            self._inflight -= 1
+
+    async def call_batch(self, ref: Any, calls: list[tuple[Any, ...]]) -> list[Any]:
+        """Call one JS function once per argument tuple, in order, in a single job.
+        Returns one error (or None) per call."""
+        return await self._job(-1, [ref, [[self.to_js(a) for a in args] for args in calls]])
 
     def _queue(self) -> asyncio.Queue[Any]:
         if self._jobs is None:
@@ -274,7 +331,8 @@ class JsEngine:
         if isinstance(exc, self.jsbox.JsTimeoutError):
             return SpellFailed(4004, self.run.timeout_message(), source=self.run.display, type_="ExecutionTimeout")
         msg = str(exc or "the JavaScript runtime stopped")
-        if "out of memory" in msg:
+        # a bare "null" means even the error could not be built: the heap is full
+        if "out of memory" in msg or msg.strip() == "null":
             return SpellFailed(4005, self.run.memory_message(), source=self.run.display, type_="MemoryLimitExceeded")
         first = msg.strip().split("\n")[0]
         m = _FRAME.search(msg.strip().split("\n")[1]) if "\n" in msg.strip() else None
@@ -292,9 +350,12 @@ class JsEngine:
         ok, value = self._main.result()
         if ok:
             return self.to_py(value)
-        raise self._failure(self.to_py(value))
+        raise await self._failure_checked(self.to_py(value))
 
     async def call_function(self, ref: Any, args: tuple[Any, ...]) -> Any:
+        return await self._job(ref, [self.to_js(a) for a in args])
+
+    async def _job(self, ref: Any, payload: Any) -> Any:
         if self._eval is None or self._eval.done():
             raise LLMSpellError(4002, "the JavaScript runtime of this spell is no longer running")
         loop = asyncio.get_running_loop()
@@ -302,7 +363,7 @@ class JsEngine:
         jid = self._job_seq
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending[jid] = fut
-        self._queue().put_nowait([jid, ref, [self.to_js(a) for a in args]])
+        self._queue().put_nowait([jid, ref, payload])
         await self._watch(fut)
         if not fut.done():
             self._pending.pop(jid, None)
@@ -310,7 +371,15 @@ class JsEngine:
         ok, value = fut.result()
         if ok:
             return self.to_py(value)
-        raise self._failure(self.to_py(value))
+        raise await self._failure_checked(self.to_py(value))
+
+    async def _failure_checked(self, err: Any) -> SpellFailed:
+        """QuickJS throws a bare null, with no location, when it cannot allocate an
+        error object; by the time it is reported the heap may be free again."""
+        if isinstance(err, dict) and err.get("message") == "null" and not err.get("source"):
+            return SpellFailed(4005, self.run.memory_message() + " (QuickJS raised a bare null: out of memory)",
+                               source=self.run.display, type_="MemoryLimitExceeded")
+        return self._failure(err)
 
     def _failure(self, err: Any) -> SpellFailed:
         if not isinstance(err, dict):
