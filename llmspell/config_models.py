@@ -52,6 +52,11 @@ class ServeConfig(_Section):
     port: int = Field(8080, ge=0, le=65535)
     token: str | None = None
     spells: list[str] = []
+    grace: float = 10.0            # seconds running jobs get to finish on shutdown
+    job_timeout: float = 300.0     # default time limit of one job run
+    reload: bool = True            # reload changed spell files
+    history: int = Field(200, ge=1)   # job runs kept per job
+    _dur = field_validator("grace", "job_timeout", mode="before")(lambda v: parse_duration(v))
 
 
 class NatsConfig(_Section):

@@ -63,6 +63,7 @@ class Runtime:
         self._http: Any = None
         self.agents: dict[str, Any] = {}
         self.resume_id: str | None = None     # `llmspell run --resume RUN_ID`
+        self.daemon: Any = None               # the running `llmspell serve`, if any
         self._breakers: dict[str, Any] = {}
         self._limiters: dict[str, Any] = {}
 
@@ -257,6 +258,7 @@ class SpellRun:
         self.engine: Any = None
         self.usage: dict[tuple[str, str], Any] = {}    # (agent, model) → Usage
         self.resume_id: str | None = runtime.resume_id
+        self.daemon: Any = runtime.daemon       # set under `llmspell serve`: Scheduler jobs are live
         self._kvs: dict[str, Any] = {}
 
     def take_resume(self, workflow: str) -> str | None:
@@ -314,7 +316,9 @@ class SpellRun:
         mb = self.config.settings.security.max_memory / 1e6
         return f"spell exceeded security.max_memory ({mb:g} MB)"
 
-    async def execute(self, load: Callable[[Any], Any]) -> RunResult:
+    async def execute(self, load: Callable[[Any], Any], keep: bool = False) -> RunResult:
+        """Run the spell's top level. With `keep` (the daemon) its engine and
+        registrations stay alive after it returns, until `finish()`."""
         from .api.registry import load_all
         load_all()
         t0 = time.perf_counter()
@@ -351,7 +355,8 @@ class SpellRun:
                 except LLMSpellError as e:
                     log.warning("system_shutdown hook failed: %s", e)
             idle.cancel()
-            self.finish()
+            if not keep:
+                self.finish()
 
     def finish(self) -> None:
         rt = self.runtime

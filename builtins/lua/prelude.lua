@@ -71,6 +71,8 @@ local function hook()
 end
 local function arm() sethook(hook, "", HOOK_EVERY) end
 M.arm = arm
+-- A resident spell (the daemon) runs many jobs with a limit each: start afresh.
+function M.reset_limit() expired = nil end
 
 -- Bridge calls --------------------------------------------------------------
 -- A Python call returns ok, value; a waiting call yields REQ to the driver,

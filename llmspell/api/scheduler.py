@@ -8,7 +8,7 @@ from ..bridge import ScriptFunction
 from ..errors import LLMSpellError
 from .registry import Options, api
 
-_TRIGGERS = ("cron", "every", "event", "webhook", "watch")
+_TRIGGERS = ("cron", "every", "event", "webhook", "watch", "start")
 
 
 @api("Scheduler.register")
@@ -22,7 +22,11 @@ def register(run: Any, spec: Options) -> str:
         raise LLMSpellError(4002, f"Scheduler.register({name!r}): 'trigger' needs one of {', '.join(_TRIGGERS)}")
     if "cron" in trig:
         from ..core.cron import check_cron
-        check_cron(str(trig["cron"]), name)
+        check_cron(str(trig["cron"]), name, trig.get("timezone") or trig.get("tz"))
+    if "every" in trig and (not isinstance(trig["every"], (int, float)) or trig["every"] <= 0):
+        raise LLMSpellError(4002, f"Scheduler.register({name!r}): 'every' must be a positive number of seconds")
+    if "webhook" in trig and not str(trig["webhook"]).startswith("/"):
+        raise LLMSpellError(4002, f"Scheduler.register({name!r}): webhook path must start with '/'")
     if not any(isinstance(spec.get(k), (ScriptFunction, dict)) or spec.get(k) is not None
                for k in ("run", "workflow", "agent")):
         raise LLMSpellError(4002, f"Scheduler.register({name!r}): give 'run', 'workflow' or 'agent'")
@@ -32,6 +36,8 @@ def register(run: Any, spec: Options) -> str:
     job = {"name": name, "trigger": {k: v for k, v in trig.items() if not isinstance(v, ScriptFunction)},
            "overlap": overlap}
     run.scheduler_jobs.append(job)
+    if run.daemon is not None:
+        run.daemon.register_job(run, spec)
     return name
 
 

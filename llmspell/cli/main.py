@@ -10,7 +10,7 @@ from .. import __version__
 from ..errors import EXIT_INTERRUPTED, LLMSpellError
 from .output import OPTS, fail
 
-COMMANDS = {"run", "exec", "repl", "tools", "config", "state", "runs", "serve", "worker", "version"}
+COMMANDS = {"run", "exec", "repl", "tools", "config", "state", "runs", "serve", "jobs", "worker", "version"}
 
 
 def entry() -> None:
@@ -83,8 +83,10 @@ def _build_app() -> Any:
     ) -> None:
         OPTS.config, OPTS.debug, OPTS.json = config, debug, json_out
 
-    from . import config_cmd, run_cmd, runs_cmd, state_cmd, tools_cmd
+    from . import config_cmd, run_cmd, runs_cmd, serve_cmd, state_cmd, tools_cmd
     run_cmd.register(app)
+    serve_cmd.register(app)
+    app.add_typer(serve_cmd.jobs_app, name="jobs", help="Jobs of the running daemon.")
     app.add_typer(tools_cmd.app, name="tools", help="The tool catalogue from the shell.")
     app.add_typer(config_cmd.app, name="config", help="Show, validate or create configuration.")
     app.add_typer(state_cmd.app, name="state", help="The persistent store from the shell.")

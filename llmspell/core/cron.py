@@ -1,14 +1,33 @@
-"""Cron expressions (validated with cronsim)."""
+"""Cron expressions (cronsim) with time zones."""
 
 from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Iterator
 
 from ..errors import LLMSpellError
 
 
-def check_cron(expr: str, job: str = "") -> None:
-    from cronsim import CronSim, CronSimError
-    from datetime import datetime
+def zone(name: str | None, job: str = "") -> tzinfo | None:
+    if not name:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     try:
-        CronSim(expr, datetime.now())
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise LLMSpellError(4002, f"Scheduler.register({job!r}): unknown time zone {name!r}",
+                            suggestions=["use an IANA name such as 'Europe/Paris' or 'UTC'"]) from None
+
+
+def check_cron(expr: str, job: str = "", tz: str | None = None) -> None:
+    from cronsim import CronSim, CronSimError
+    try:
+        CronSim(expr, datetime.now(zone(tz, job)))
     except CronSimError as e:
         raise LLMSpellError(4002, f"Scheduler.register({job!r}): invalid cron {expr!r}: {e}") from None
+
+
+def fire_times(expr: str, start: datetime) -> Iterator[datetime]:
+    """Fire times strictly after `start` (an aware datetime in the job's zone)."""
+    from cronsim import CronSim
+    return iter(CronSim(expr, start))

@@ -271,6 +271,10 @@ class LuaEngine:
         targs["n"] = len(args)
         return self.to_py(await self.drive(self._spawn(ref, targs).coroutine()))
 
+    def reset_limit(self) -> None:
+        """Clear an expired time limit so the next job in this runtime starts afresh."""
+        self.m.reset_limit()
+
     def close(self) -> None:
         self.handles.clear()
         self._handle_ids.clear()

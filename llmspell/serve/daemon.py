@@ -1,0 +1,316 @@
+"""`llmspell serve`: resident spells, live Scheduler triggers, HTTP, hot reload.
+
+Each spell file runs its top level once and stays resident: the jobs, hooks,
+subscriptions and tools it registers are live until the file changes (then a
+new version replaces it, or — if the new version is broken — the old one keeps
+running) or the daemon stops. Trigger loops are supervised: one that crashes
+is restarted with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from ..errors import LLMSpellError
+from ..runtime import ENGINES, Runtime, SpellRun
+from .jobs import Job, JobRunner
+
+
+class Clock:
+    """Wall time, optionally shifted (LLMSPELL_FAKE_NOW) so tests can reach a cron time quickly."""
+
+    def __init__(self, start: str | None = None) -> None:
+        self.offset = 0.0
+        if start:
+            self.offset = datetime.fromisoformat(start).timestamp() - time.time()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+
+class Daemon:
+    def __init__(self, runtime: Runtime, targets: list[str], *, clock: Clock | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.rt = runtime
+        runtime.daemon = self
+        self.events = runtime.events
+        self.cfg = runtime.config.settings.serve
+        self.targets = targets
+        self.clock = clock or Clock(os.environ.get("LLMSPELL_FAKE_NOW"))
+        self.log = log or (lambda m: sys.stderr.write(m + "\n"))
+        self.spells: dict[str, SpellRun] = {}          # path → resident run
+        self.jobs: dict[str, Job] = {}
+        self.pending: dict[SpellRun, list[Job]] = {}    # registered while a spell loads
+        self.webhooks: dict[str, Job] = {}
+        self.runner = JobRunner(self)
+        self.inflight: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+        self.started = time.time()
+        self.port = self.cfg.port
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.reloads: list[dict[str, Any]] = []
+        from .metrics import Metrics
+        self.metrics = Metrics()
+
+    # -- spells -------------------------------------------------------------------
+    def spell_files(self) -> list[Path]:
+        files: list[Path] = []
+        for t in self.targets:
+            p = Path(t)
+            if p.is_dir():
+                files += sorted(f for f in p.iterdir() if f.suffix in ENGINES and f.is_file())
+            elif p.is_file():
+                files.append(p)
+            else:
+                raise LLMSpellError(4002, f"serve: no spell or folder at {t}", type_="NotFound")
+        return files
+
+    async def load(self, path: Path) -> bool:
+        """Run a spell's top level and make its registrations live; on failure
+        keep whatever version was running before."""
+        key = str(path.resolve())
+        display = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
+        run = SpellRun(self.rt, engine=ENGINES[path.suffix.lower()], params={}, args=[],
+                       spell_dir=str(path.resolve().parent), display=display)
+        run.limit = self.rt.config.settings.security.max_execution_time
+        self.pending[run] = []
+        try:
+            await run.execute(lambda e: e.load_file(str(path), display), keep=True)
+        except LLMSpellError as e:
+            self.pending.pop(run, None)
+            run.finish()
+            old = " (the previous version keeps running)" if key in self.spells else ""
+            self.log(f"error: cannot load {display}: {e.located()}{old}")
+            self.reloads.append({"spell": display, "ok": False, "error": e.located(), "at": time.time()})
+            self.events.emit("spell.load_failed", {"spell": display, "error": e.to_dict()}, display)
+            return False
+        run.deadline = float("inf")
+        new_jobs = self.pending.pop(run)
+        old = self.spells.get(key)
+        if old is not None:
+            self.unload(key)
+        self.spells[key] = run
+        for job in new_jobs:
+            self._activate(job)
+        self.reloads.append({"spell": display, "ok": True, "jobs": [j.name for j in new_jobs], "at": time.time()})
+        self.log(f"loaded {display}: {len(new_jobs)} job(s)" + (" (reloaded)" if old else ""))
+        return True
+
+    def unload(self, key: str) -> None:
+        run = self.spells.pop(key, None)
+        if run is None:
+            return
+        for name in [n for n, j in self.jobs.items() if j.owner is run]:
+            self._deactivate(self.jobs[name])
+        run.finish()
+
+    # -- jobs ---------------------------------------------------------------------
+    def register_job(self, run: SpellRun, spec: dict[str, Any]) -> None:
+        job = Job.from_spec(run, spec, self.cfg.job_timeout)
+        if run in self.pending:
+            self.pending[run].append(job)
+        else:
+            self._activate(job)
+
+    def _activate(self, job: Job) -> None:
+        old = self.jobs.get(job.name)
+        if old is not None:
+            if old.owner is not job.owner and old.owner in self.spells.values():
+                self.log(f"warning: job {job.name!r} from {job.owner.display} replaces the one from {old.owner.display}")
+            self._deactivate(old)
+        self.jobs[job.name] = job
+        kind = job.kind()
+        t = job.trigger
+        if kind == "cron":
+            job.tasks.append(self._supervise(job, self._cron_loop))
+        elif kind == "every":
+            job.tasks.append(self._supervise(job, self._every_loop))
+        elif kind == "event":
+            sid = self.events.subscribe(str(t["event"]), lambda ev, j=job: self._fire_event(j, ev), owner=job)
+            job.trigger_sub = sid  # type: ignore[attr-defined]
+        elif kind == "webhook":
+            self.webhooks[str(t["webhook"])] = job
+        elif kind == "watch":
+            job.tasks.append(self._supervise(job, self._watch_loop))
+        elif kind == "start":
+            self.runner.fire(job, {"trigger": "start"}, "start")
+
+    def _deactivate(self, job: Job) -> None:
+        for task in job.tasks:
+            task.cancel()
+        job.tasks.clear()
+        self.events.remove_owner(job)
+        for path, j in list(self.webhooks.items()):
+            if j is job:
+                del self.webhooks[path]
+        if self.jobs.get(job.name) is job:
+            del self.jobs[job.name]
+
+    def _fire_event(self, job: Job, ev: dict[str, Any]) -> None:
+        if ev.get("type") == "schedule.fired" and (ev.get("data") or {}).get("job") == job.name:
+            return     # a job never triggers itself through its own firing event
+        self.runner.fire(job, {"trigger": "event", "event": ev}, "event")
+
+    def _supervise(self, job: Job, loop_fn: Callable[[Job], Awaitable[None]]) -> asyncio.Task[Any]:
+        async def supervised() -> None:
+            failures = 0
+            while not self.stopping:
+                try:
+                    await loop_fn(job)
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:          # a broken trigger loop restarts, backing off (≤ 1 s)
+                    failures += 1
+                    self.log(f"warning: trigger of job {job.name!r} failed ({e}); restarting")
+                    await asyncio.sleep(min(1.0, 0.05 * 2 ** failures))
+        return asyncio.get_running_loop().create_task(supervised())
+
+    async def _every_loop(self, job: Job) -> None:
+        every = float(job.trigger["every"])
+        while True:
+            job.next_fire = self.clock.now() + every
+            await asyncio.sleep(every)
+            self.runner.fire(job, {"trigger": "every", "scheduled": job.next_fire}, "every")
+
+    async def _cron_loop(self, job: Job) -> None:
+        from ..core.cron import fire_times, zone
+        tz = zone(job.trigger.get("timezone") or job.trigger.get("tz"), job.name)
+        expr = str(job.trigger["cron"])
+        kv = self.rt.kv("jobs_state")
+        last = kv.get(job.name)
+        now = datetime.fromtimestamp(self.clock.now(), tz or datetime.now().astimezone().tzinfo)
+        if last is not None and job.missed == "run_once":
+            missed = next(fire_times(expr, datetime.fromtimestamp(last, now.tzinfo)))
+            if missed <= now:
+                self.runner.fire(job, {"trigger": "cron", "scheduled": missed.timestamp(), "missed": True}, "missed")
+                kv.set(job.name, now.timestamp())
+        times = fire_times(expr, now)
+        while True:
+            at = next(times)
+            job.next_fire = at.timestamp()
+            await asyncio.sleep(max(0.0, at.timestamp() - self.clock.now()))
+            self.runner.fire(job, {"trigger": "cron", "scheduled": at.timestamp()}, "cron")
+            kv.set(job.name, at.timestamp())
+
+    async def _watch_loop(self, job: Job) -> None:
+        import fnmatch
+        from watchfiles import Change, awatch
+        folder = Path(str(job.trigger["watch"]))
+        if not folder.is_absolute():
+            folder = Path(job.owner.spell_dir or ".") / folder if not folder.exists() else folder
+        folder.mkdir(parents=True, exist_ok=True)
+        pattern = str(job.trigger.get("pattern") or "*")
+        kinds = {Change.added: "created", Change.modified: "modified"}
+        async for changes in awatch(folder, stop_event=self._stop, debounce=200, step=50):
+            for change, path in sorted(changes, key=lambda c: c[1]):
+                if change in kinds and fnmatch.fnmatch(os.path.basename(path), pattern) and os.path.isfile(path):
+                    self.runner.fire(job, {"trigger": "watch", "path": path, "change": kinds[change]}, "watch")
+
+    def record(self, job: Job, rec: dict[str, Any]) -> None:
+        """Persist one run of a job (kept: the newest `serve.history`)."""
+        job.last = {k: rec.get(k) for k in ("run_id", "status", "started", "finished", "duration_ms")}
+        self.metrics.observe(job.name, rec)
+        kv = self.rt.kv("jobs")
+        kv.set(f"{job.name}\x1f{rec['started']:017.6f}\x1f{rec['run_id']}", rec)
+        keys = kv.list(job.name + "\x1f")
+        for k in keys[: max(0, len(keys) - self.cfg.history)]:
+            kv.delete(k)
+        if rec["status"] == "failed":
+            err = rec.get("error") or {}
+            self.log(f"job {job.name} failed: [{err.get('code')}] {err.get('message')}")
+
+    def history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
+        kv = self.rt.kv("jobs")
+        return [v for _, v in kv.items(name + "\x1f")][-limit:][::-1]
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        files = self.spell_files()
+        for f in files:
+            await self.load(f)
+        from .http import start_http
+        site = await start_http(self)
+        self._write_state()
+        self.log(f"llmspell serve: {len(self.spells)} spell(s), {len(self.jobs)} job(s), "
+                 f"http://{self.cfg.host}:{self.port}")
+        if self.cfg.reload:
+            self._tasks.append(loop.create_task(self._reload_loop(files)))
+        await self._stop.wait()
+        await self.shutdown(site)
+
+    async def _reload_loop(self, files: list[Path]) -> None:
+        from watchfiles import awatch
+        watched = {str(f.resolve()) for f in files}
+        served_dirs = {str(Path(t).resolve()) for t in self.targets if Path(t).is_dir()}
+        dirs = sorted({str(Path(w).parent) for w in watched} | served_dirs)
+        async for changes in awatch(*dirs, stop_event=self._stop, debounce=200, step=50):
+            for _, path in sorted(changes, key=lambda c: c[1]):
+                p = Path(path)
+                # a served spell changed, or a new spell appeared in a served folder
+                if p.suffix in ENGINES and p.is_file() and (path in watched or str(p.parent) in served_dirs):
+                    watched.add(path)
+                    await self.load(p)
+
+    async def shutdown(self, site: Any) -> None:
+        """Stop accepting, let running jobs finish within the grace period, then cancel."""
+        self.stopping = True
+        self.log("llmspell serve: stopping")
+        await site.cleanup()
+        for job in list(self.jobs.values()):
+            for t in job.tasks:
+                t.cancel()
+        for t in self._tasks:
+            t.cancel()
+        running = [t for t in self.inflight if not t.done()]
+        if running:
+            self.log(f"waiting up to {self.cfg.grace:g}s for {len(running)} running job(s)")
+            done, still = await asyncio.wait(running, timeout=self.cfg.grace)
+            for t in still:
+                t.cancel()
+            if still:
+                await asyncio.wait(still, timeout=2)
+        for key in list(self.spells):
+            self.unload(key)
+        self.events.flush()
+        self._remove_state()
+        self.log("llmspell serve: stopped")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- the state file other terminals use to find the daemon ------------------------
+    def state_path(self) -> Path:
+        return state_file(self.rt)
+
+    def _write_state(self) -> None:
+        p = self.state_path()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"pid": os.getpid(), "host": self.cfg.host, "port": self.port,
+                                 "started": self.started}))
+
+    def _remove_state(self) -> None:
+        try:
+            self.state_path().unlink()
+        except OSError:
+            pass
+
+
+def state_file(rt: Runtime) -> Path:
+    return rt.config.data_dir.parent / "serve.json"
+
