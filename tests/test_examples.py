@@ -29,6 +29,7 @@ EXPECT = {
     "research_pipeline.lua": ["# heat pumps", "- COP of 3-4", "- payback 7-12 years", "Review: APPROVED",
                               "(completed, 4 steps, run "],
     "web_scraping.lua": ["give --param base_url="],
+    "daemon_jobs.lua": ["registered: daily_report (cron 0 8 * * * Europe/Paris), ask (POST /hooks/ask)"],
 }
 
 
