@@ -34,6 +34,26 @@ class ScriptFunction:
         return f"<{self.engine.name} function {self.name}>"
 
 
+class Handles(dict):  # type: ignore[type-arg]
+    """Python objects a script holds, by small integer id (same object, same id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids: dict[int, int] = {}
+
+    def add(self, obj: Any) -> int:
+        hid = self._ids.get(id(obj))
+        if hid is None:
+            hid = len(self) + 1
+            self[hid] = obj
+            self._ids[id(obj)] = hid
+        return hid
+
+    def clear(self) -> None:
+        super().clear()
+        self._ids.clear()
+
+
 class LazyView:
     """A mapping handed to a script without converting it up front: the engine
     shows it as a read-only proxy and converts only the keys the script reads.

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..api.registry import REGISTRY, ErrorValue, ObjectRef
-from ..bridge import LazyView, ScriptFunction
+from ..bridge import Handles, LazyView, ScriptFunction
 from ..bridge.dispatch import bind, call_async, call_sync, start_eager
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir
@@ -45,8 +45,7 @@ class JsEngine:
         sec = run.config.settings.security
         # many overlapping host calls (Async.all over 100s of branches) are normal here
         self.rt = jsbox.Runtime(memory_limit=sec.max_memory, max_pending_calls=100_000)
-        self.handles: dict[int, Any] = {}
-        self._handle_ids: dict[int, int] = {}
+        self.handles = Handles()
         self._functions = REGISTRY.functions
         self._jobs: asyncio.Queue[Any] | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -138,12 +137,7 @@ class JsEngine:
         raise LLMSpellError(4002, f"cannot pass a Python {type(v).__name__} to JavaScript")
 
     def handle(self, obj: Any) -> int:
-        hid = self._handle_ids.get(id(obj))
-        if hid is None:
-            hid = len(self.handles) + 1
-            self.handles[hid] = obj
-            self._handle_ids[id(obj)] = hid
-        return hid
+        return self.handles.add(obj)
 
     def _err(self, e: LLMSpellError) -> dict[str, Any]:
         return e.to_dict()
@@ -436,7 +430,6 @@ class JsEngine:
         elif self._eval is not None and not self._eval.done():
             self._eval.cancel()
         self.handles.clear()
-        self._handle_ids.clear()
 
 
 def _display(path: str) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import lupa.lua54 as lupa
 
 from ..api.registry import REGISTRY, ErrorValue, ObjectRef
-from ..bridge import LazyView, ScriptFunction
+from ..bridge import Handles, LazyView, ScriptFunction
 from ..bridge.dispatch import bind, call_async, call_sync
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir
@@ -45,8 +45,7 @@ class LuaEngine:
         g = self.lua.globals()
         for name in ("python",):
             g[name] = None
-        self.handles: dict[int, Any] = {}
-        self._handle_ids: dict[int, int] = {}
+        self.handles = Handles()
         self._calls = 0
         self._functions = REGISTRY.functions
         host = self.lua.table_from({
@@ -184,12 +183,7 @@ class LuaEngine:
         return self.to_lua(sorted(view.data) if isinstance(view, LazyView) else [])
 
     def handle(self, obj: Any) -> int:
-        hid = self._handle_ids.get(id(obj))
-        if hid is None:
-            hid = len(self.handles) + 1
-            self.handles[hid] = obj
-            self._handle_ids[id(obj)] = hid
-        return hid
+        return self.handles.add(obj)
 
     def _err(self, e: LLMSpellError) -> Any:
         return self._make_error(self.to_lua(e.to_dict()))
@@ -277,4 +271,3 @@ class LuaEngine:
 
     def close(self) -> None:
         self.handles.clear()
-        self._handle_ids.clear()
