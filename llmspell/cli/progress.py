@@ -67,9 +67,33 @@ class Progress:
             self._live = None
 
 
+class ModelSpinner:
+    """A spinner on stderr while agents wait on a model (terminals only)."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.status: Any = None
+
+    def __call__(self, ev: dict[str, Any]) -> None:
+        t = ev["type"]
+        if t == "agent.started":
+            self.active += 1
+        elif t in ("agent.completed", "agent.error"):
+            self.active = max(0, self.active - 1)
+        if self.active and self.status is None:
+            from rich.console import Console
+            self.status = Console(stderr=True).status(f"waiting on {ev.get('source') or 'the model'}…")
+            self.status.start()
+        elif not self.active and self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
 def attach(rt: Any) -> None:
-    """Show workflow progress unless output is for machines (--json)."""
+    """Show workflow progress (and a spinner while models think) unless output is for machines."""
     if OPTS.json:
         return
-    prog = Progress(live=sys.stdout.isatty() and sys.stderr.isatty())
-    rt.events.subscribe("workflow.>", prog)
+    tty = sys.stdout.isatty() and sys.stderr.isatty()
+    rt.events.subscribe("workflow.>", Progress(live=tty))
+    if tty:
+        rt.events.subscribe("agent.*", ModelSpinner())
