@@ -41,7 +41,7 @@ def test_error_table_shape_and_tostring(lua):
                recoverable = e.recoverable, has_suggestions = #e.suggestions > 0, source = e.source }
     """)
     assert v["ok"] is False and v["code"] == 2002 and v["type"] == "InvalidInput" and v["category"] == "tool"
-    assert v["s"] == "[2002 InvalidInput] calculator: 'expression' is a required property"
+    assert v["s"] == "[2002 InvalidInput] calculator: 'expression' is required"
     assert v["recoverable"] is False and v["has_suggestions"] and v["source"] == "exec:2"
 
 

@@ -102,7 +102,7 @@ def test_error_objects_and_parse_error(js):
       return [caught instanceof Error, caught.code, caught.type, caught.category, String(caught), caught.source,
               p.code, p.message, q.message];
     """)
-    assert v == [True, 2002, "InvalidInput", "tool", "[2002 InvalidInput] calculator: 'expression' is a required property",
+    assert v == [True, 2002, "InvalidInput", "tool", "[2002 InvalidInput] calculator: 'expression' is required",
                  "exec:3", 4002, "plain", "just a string"]
 
 

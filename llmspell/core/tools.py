@@ -101,7 +101,7 @@ class Tool:
         try:
             self._check(value)
         except Exception as e:
-            msg = getattr(e, "message", str(e))
+            msg = getattr(e, "message", str(e)).replace(" is a required property", " is required")
             path = ".".join(str(p) for p in getattr(e, "absolute_path", ()) or ())
             raise LLMSpellError(2002, f"{self.name}: {path + ': ' if path else ''}{msg}",
                                 suggestions=self.suggestions()) from None
