@@ -60,7 +60,6 @@ class Subscription:
     owner: Any = None
     queue: asyncio.Queue[dict[str, Any]] | None = None
     task: asyncio.Task[None] | None = None
-    busy: bool = False
     delivered: int = 0
 
 
@@ -120,7 +119,6 @@ class EventBus:
             return
         while not sub.queue.empty():
             ev = sub.queue.get_nowait()
-            sub.busy = True
             try:
                 r = sub.handler(ev)
                 if asyncio.iscoroutine(r) or isinstance(r, asyncio.Future):
@@ -129,12 +127,7 @@ class EventBus:
             except asyncio.CancelledError:
                 raise
             except BaseException as e:  # a failing subscriber must not stop the bus
-                if self.on_handler_error:
-                    self.on_handler_error(sub, e)
-                else:
-                    log.warning("event handler for %r failed: %s", sub.pattern, e)
-            finally:
-                sub.busy = False
+                self._handler_error(sub, e)
             if sub.delivered % 64 == 0:
                 await asyncio.sleep(0)
 
@@ -145,7 +138,6 @@ class EventBus:
             batch = []
             while not sub.queue.empty() and len(batch) < 512:
                 batch.append((sub.queue.get_nowait(),))
-            sub.busy = True
             try:
                 errors = await sub.handler.call_batch(batch)
                 sub.delivered += len(batch)
@@ -156,8 +148,6 @@ class EventBus:
                 raise
             except BaseException as e:
                 self._handler_error(sub, e)
-            finally:
-                sub.busy = False
 
     def _handler_error(self, sub: Subscription, e: BaseException) -> None:
         if self.on_handler_error:

@@ -75,9 +75,6 @@ class HookRegistry:
         return [{"id": h.id, "point": h.point, "priority": h.priority}
                 for lst in self.by_point.values() for h in lst]
 
-    def has(self, point: str) -> bool:
-        return bool(self.by_point.get(point))
-
     async def run(self, point: str, ctx: dict[str, Any]) -> HookOutcome:
         out = HookOutcome(ctx)
         for hook in list(self.by_point.get(point, ())):

@@ -24,7 +24,6 @@ from .templates import render
 if TYPE_CHECKING:
     from ..runtime import SpellRun
 
-KINDS = ("sequential", "parallel", "conditional", "loop", "map_reduce")
 STEP_KEYS = {"name", "tool", "agent", "workflow", "run", "input", "output", "when", "retry", "timeout",
              "on_error", "fallback", "description"}
 _counter = itertools.count(1)
