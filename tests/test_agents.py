@@ -361,3 +361,11 @@ def test_rate_limit_per_agent(lua):
 def test_local_smollm2_answers(lua):
     out = lua("return Agent.new({ model = 'local/smollm2', max_tokens = 20 }):chat('Say hello')")
     assert isinstance(out, str) and out
+
+
+def test_self_hosted_prices_from_config(project, server):
+    lua = srv_rt(project, server, 'input_cost_per_token = 0.001\noutput_cost_per_token = 0.002\n')
+    v = lua("local out = Agent.new({}):execute({ input = 'price me' })\n"
+            "return { out.usage.prompt_tokens, out.usage.completion_tokens, out.usage.cost }")
+    pt, ct, cost = v
+    assert pt > 0 and ct > 0 and abs(cost - (pt * 0.001 + ct * 0.002)) < 1e-9

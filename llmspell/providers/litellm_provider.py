@@ -53,10 +53,6 @@ class LiteLLMProvider:
         if s.get("base_url"):
             kw["api_base"] = s["base_url"]
             kw["api_key"] = s.get("api_key") or "sk-no-key"
-        if self._self_hosted():
-            # explicit prices (default free) spare litellm a slow price-map lookup on every call
-            kw["input_cost_per_token"] = float(s.get("input_cost_per_token", 0.0))
-            kw["output_cost_per_token"] = float(s.get("output_cost_per_token", 0.0))
         elif s.get("api_key"):
             kw["api_key"] = s["api_key"]
         if req.tools:
