@@ -270,3 +270,15 @@ def test_daemon_example_answers_webhooks_and_reports(project):
             assert (project / ".llmspell" / "reports" / "daily.txt").read_text() == "1 question(s) answered\n"
         finally:
             assert s.stop()[0] == 0
+
+
+def test_state_commands_work_while_the_daemon_idles(serve, project):
+    s = serve({"i.lua": "Storage.set('from_daemon', 'hi')\n"
+                        "Scheduler.register({ name = 'read', trigger = { webhook = '/r' },"
+                        " run = function() return Storage.get('from_cli') end })"},
+              toml='[storage]\nlock_timeout = "5s"\n')
+    time.sleep(1.2)
+    assert cli("state", "get", "from_daemon", cwd=project).stdout.strip() == "hi"
+    assert cli("state", "set", "from_cli", "written", cwd=project).returncode == 0
+    s.post("/r")
+    assert s.wait(lambda: done(s.history("read")))[0]["output"] == "written"

@@ -251,6 +251,9 @@ class Daemon:
                  f"http://{self.cfg.host}:{self.port}")
         if self.cfg.reload:
             self._tasks.append(loop.create_task(self._reload_loop(files)))
+        # like a run, the daemon lets go of the database while idle, so `llmspell state …`
+        # from another terminal gets a turn
+        self._tasks.append(loop.create_task(self.rt._release_when_idle()))
         await self._stop.wait()
         await self.shutdown(site)
 
