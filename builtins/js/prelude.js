@@ -8,12 +8,12 @@
   "use strict";
   const G = globalThis;
   const host = {
-    call: G.__call, acall: G.__acall, callEager: G.__call_eager, await: G.__await, nextJob: G.__next_job, jobDone: G.__job_done,
+    call: G.__call, callEager: G.__call_eager, await: G.__await, nextJob: G.__next_job, jobDone: G.__job_done,
     mainDone: G.__main_done, viewGet: G.__view_get, viewKeys: G.__view_keys,
     sleep: G.__sleep, write: G.__write,
   };
   const decls = G.__decls;
-  for (const k of ["__call", "__acall", "__call_eager", "__await", "__next_job", "__job_done", "__main_done", "__view_get",
+  for (const k of ["__call", "__call_eager", "__await", "__next_job", "__job_done", "__main_done", "__view_get",
                    "__view_keys", "__sleep", "__write", "__decls"]) {
     delete G[k];
   }

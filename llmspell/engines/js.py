@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.registry import REGISTRY, ErrorValue, ObjectRef
 from ..bridge import Handles, LazyView, ScriptFunction
-from ..bridge.dispatch import bind, call_async, call_sync, start_eager
+from ..bridge.dispatch import bind, call_sync, start_eager
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir
 
@@ -59,7 +59,6 @@ class JsEngine:
         self._progress = 0       # host calls made so far (a heartbeat)
         b = self.rt.bind_function
         b("__call", self._call_sync)
-        b("__acall", self._call_async)
         b("__call_eager", self._call_eager)
         b("__await", self._await)
         b("__next_job", self._next_job)
@@ -151,19 +150,6 @@ class JsEngine:
         except LLMSpellError as e:
             return [False, self._err(e)]
         return list(call_sync(f, self.run, args, self.to_js, self._err))
-
-    async def _call_async(self, idx: int, raw: list[Any]) -> list[Any]:
-        self._progress += 1
-        self._inflight += 1
-        try:
-            f = self._functions[idx]
-            try:
-                args = bind(f, [self.to_py(a) for a in raw], self.run, self.handles, camel_case=True)
-            except LLMSpellError as e:
-                return [False, self._err(e)]
-            return list(await call_async(f, self.run, args, self.to_js, self._err))
-        finally:
-            self._inflight -= 1
 
     def _call_eager(self, idx: int, raw: list[Any]) -> list[Any]:
         """[1, value] / [0, error] when the call finished at once, [2, token] when it waits."""
@@ -316,9 +302,6 @@ class JsEngine:
         left = self.run.deadline - time.monotonic()
         return max(0.05, min(left, 10 ** 7)) if left != float("inf") else 10 ** 7
 
-    async def _ensure_eval(self, boot: str) -> None:
-        self._eval = asyncio.ensure_future(self.rt.eval_async(boot, timeout=self._remaining() + 0.5))
-
     def _eval_failure(self) -> SpellFailed:
         assert self._eval is not None
         exc = self._eval.exception() if not self._eval.cancelled() else None
@@ -336,7 +319,8 @@ class JsEngine:
         loop = asyncio.get_running_loop()
         self._main = loop.create_future()
         load = name[1] if isinstance(name, tuple) else f"import({json.dumps(name)}).then((m) => m.default)"
-        await self._ensure_eval(f"__llmspell.boot(() => {load})")
+        boot = f"__llmspell.boot(() => {load})"
+        self._eval = asyncio.ensure_future(self.rt.eval_async(boot, timeout=self._remaining() + 0.5))
         assert self._eval is not None
         await self._watch(self._main)
         if not self._main.done():
