@@ -304,8 +304,10 @@ class Daemon:
     def _write_state(self) -> None:
         p = self.state_path()
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps({"pid": os.getpid(), "host": self.cfg.host, "port": self.port,
-                                 "started": self.started}))
+        tmp = p.with_suffix(f".{os.getpid()}.tmp")        # atomic: other terminals read it any time
+        tmp.write_text(json.dumps({"pid": os.getpid(), "host": self.cfg.host, "port": self.port,
+                                   "started": self.started}))
+        os.replace(tmp, p)
 
     def _remove_state(self) -> None:
         try:
