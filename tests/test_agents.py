@@ -369,3 +369,17 @@ def test_self_hosted_prices_from_config(project, server):
             "return { out.usage.prompt_tokens, out.usage.completion_tokens, out.usage.cost }")
     pt, ct, cost = v
     assert pt > 0 and ct > 0 and abs(cost - (pt * 0.001 + ct * 0.002)) < 1e-9
+
+
+def test_stream_failing_midway_is_not_retried(lua, monkeypatch):
+    from llmspell.providers.base import ProviderError
+    from llmspell.providers.mock import MockProvider
+
+    async def broken_stream(self, req):
+        yield "partial"
+        raise ProviderError("mock: connection dropped", status=502, retryable=True)
+    monkeypatch.setattr(MockProvider, "stream", broken_stream)
+    v = lua("local chunks = {}\nlocal a = Agent.new({ model = 'mock/x', retry = { attempts = 3, backoff = 0 } })\n"
+            "local ok, e = pcall(function() return a:stream('x', function(c) chunks[#chunks + 1] = c end) end)\n"
+            "return { ok, #chunks, e.message }")
+    assert v == [False, 1, "mock: connection dropped"]     # one chunk, no repeated attempts

@@ -285,7 +285,7 @@ class Agent:
                 if retryable:
                     breaker.failure()
                 last = err
-                if not retryable or attempt == cfg.attempts - 1 or on_chunk is not None and getattr(err, "streamed", False):
+                if not retryable or attempt == cfg.attempts - 1:
                     break
                 await asyncio.sleep(backoff_delay(attempt, cfg.backoff, cfg.max_backoff, getattr(err, "retry_after", None)))
         assert last is not None
@@ -293,11 +293,18 @@ class Agent:
 
     async def _stream(self, provider: Any, req: LLMRequest, on_chunk: Callable[[str], Awaitable[Any]]) -> LLMResponse:
         final: LLMResponse | None = None
-        async for piece in provider.stream(req):
-            if isinstance(piece, LLMResponse):
-                final = piece
-            else:
-                await on_chunk(piece)
+        sent = False
+        try:
+            async for piece in provider.stream(req):
+                if isinstance(piece, LLMResponse):
+                    final = piece
+                else:
+                    sent = True
+                    await on_chunk(piece)
+        except ProviderError as e:
+            if sent:      # the caller already saw part of the reply: a retry would repeat it
+                e.retryable = False
+            raise
         if final is None:
             raise ProviderError("stream ended without a response")
         return final

@@ -212,7 +212,7 @@ class Workflow:
             self._tasks.discard(task)
 
     async def _execute(self, ex: Execution) -> dict[str, Any]:
-        run, hooks, bus = ex.run, ex.run.hooks, ex.run.events
+        hooks, bus = ex.run.hooks, ex.run.events
         self._current = ex
         t0 = time.perf_counter()
         if hooks.by_point.get("before_workflow_execution"):
@@ -267,7 +267,7 @@ class Workflow:
     async def _step(self, ex: Execution, step: Step, path: str, extra: dict[str, Any] | None = None,
                     on_error: str | None = None) -> Any:
         """Run a step with when/retry/timeout/fallback; returns its output (or None when skipped)."""
-        run, hooks, bus = ex.run, ex.run.hooks, ex.run.events
+        hooks, bus = ex.run.hooks, ex.run.events
         key = f"{path}{step.name}"
         if key in ex.done:                           # finished before a crash: reuse its output
             out = ex.done[key]
