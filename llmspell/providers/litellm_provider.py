@@ -18,10 +18,6 @@ _litellm: Any = None
 LITELLM_CLOUD = {"openai", "azure", "anthropic", "groq", "mistral", "together_ai", "cohere", "gemini",
                  "vertex_ai", "bedrock", "deepseek", "fireworks_ai", "openrouter", "perplexity", "xai"}
 
-# Providers whose base_url (if set) is still the provider's own paid API.
-LITELLM_CLOUD = {"openai", "azure", "anthropic", "groq", "mistral", "together_ai", "cohere", "gemini",
-                 "vertex_ai", "bedrock", "deepseek", "fireworks_ai", "openrouter", "perplexity", "xai"}
-
 
 def load_litellm() -> Any:
     global _litellm
