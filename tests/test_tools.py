@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import threading
 
 import pytest
@@ -193,6 +194,61 @@ def test_utility_tools(lua):
     assert d["added"] == 1 and d["removed"] == 1 and "-b" in d["diff"]
     assert tool(lua, "diff_calculator", {"old": {"a": 1}, "new": {"a": 2}})["changes"] == [
         {"path": "a", "op": "changed", "old": 1, "new": 2}]
+
+
+TEXT_CASES = [   # (operation, text, result): every operation and alias text_manipulator knows
+    ("trim", "  a b  ", "a b"),
+    ("lowercase", "AbC", "abc"), ("toLowerCase", "AbC", "abc"), ("lower", "AbC", "abc"),
+    ("uppercase", "AbC", "ABC"), ("to_upper_case", "AbC", "ABC"), ("upper", "AbC", "ABC"),
+    ("capitalize", "hello world", "Hello world"), ("capitalize", "", ""),
+    ("title", "hello world", "Hello World"), ("Title Case", "hello world", "Hello World"),
+    ("reverse", "abc", "cba"),
+    ("length", "héllo", 5),
+    ("word_count", " a  b c ", 3), ("words", " a  b c ", ["a", "b", "c"]),
+    ("lines", "a\nb\r\nc", ["a", "b", "c"]),
+    ("slugify", " Hello, World! 2x ", "hello-world-2x"),
+    ("split", "a b  c", ["a", "b", "c"]), ({"split": ","}, "a,b,,c", ["a", "b", "", "c"]),
+    ({"split": {"separator": "-"}}, "a-b", ["a", "b"]),
+    ("truncate", "x" * 120, "x" * 97 + "..."), ({"truncate": 5}, "abcdefgh", "ab..."),
+    ({"truncate": {"length": 4, "suffix": "~"}}, "abcdefgh", "abc~"), ({"truncate": 10}, "short", "short"),
+    ({"replace": {"pattern": "O", "replacement": "0"}}, "foo", "f00"),
+    ({"replace": {"pattern": "O", "replacement": "0", "case_sensitive": True}}, "foO", "fo0"),
+    ({"replace": {"pattern": "o.", "replacement": "_", "regex": False}}, "o.oo", "_oo"),
+    ({"extract": {"pattern": "\\d+"}}, "a1 b22", ["1", "22"]), ({"match": "[a-z]+"}, "ab1cd", ["ab", "cd"]),
+    ({"findall": {"pattern": "A", "flags": "gi"}}, "aAb", ["a", "A"]),
+    ({"extract": {"pattern": "\\d", "flags": "i"}}, "1 2", ["1"]),      # flags without 'g': the first only
+    ({"pad": {"length": 5, "char": "0"}}, "42", "00042"), ({"pad": {"length": 4, "side": "right"}}, "ab", "ab  "),
+    ({"repeat": 3}, "ab", "ababab"), ({"repeat": {"count": 2}}, "x", "xx"),
+    ({"operation": "truncate", "length": 3, "suffix": ""}, "abcdef", "abc"),
+]
+
+
+@pytest.mark.parametrize("op,text,expected", TEXT_CASES)
+def test_text_manipulator_every_operation(op, text, expected):
+    from llmspell.tools.utility import text_manipulator
+    assert text_manipulator({"text": text, "operation": op}, None) == expected
+
+
+def test_text_manipulator_chains_maps_and_errors():
+    from llmspell.errors import LLMSpellError
+    from llmspell.tools.utility import _TEXT_OPS, text_manipulator
+    names = [o if isinstance(o, str) else o.get("operation") or next(iter(o)) for o, _, _ in TEXT_CASES]
+    assert {re.sub(r"[_\s]", "", n).lower() for n in names} == set(_TEXT_OPS)   # TEXT_CASES covers them all
+    assert text_manipulator({"text": "a b", "operations": ["split", "upper", "reverse"]}, None) == ["A", "B"]
+    assert text_manipulator({"text": 12345, "operation": "length"}, None) == 5
+    with pytest.raises(LLMSpellError) as ei:
+        text_manipulator({"text": "x", "operation": "shout"}, None)
+    assert ei.value.code == 2002 and ei.value.message == "text_manipulator: unknown operation 'shout'"
+    hint = ei.value.suggestions[0]
+    assert hint.startswith("trim, lowercase,") and all(n.replace("_", "") in _TEXT_OPS for n in hint.split(", "))
+    with pytest.raises(LLMSpellError, match=r"\] text_manipulator: cannot read operation 5$"):
+        text_manipulator({"text": "x", "operation": 5}, None)
+    with pytest.raises(LLMSpellError, match=r"\] text_manipulator: invalid regex '\(': "):
+        text_manipulator({"text": "x", "operation": {"replace": {"pattern": "("}}}, None)
+    with pytest.raises(LLMSpellError, match=r"\] text_manipulator: invalid regex: "):
+        text_manipulator({"text": "x", "operation": {"extract": "["}}, None)
+    with pytest.raises(LLMSpellError, match="give 'operation' or 'operations'"):
+        text_manipulator({"text": "x"}, None)
 
 
 def test_environment_reader_allow_list_and_masking(lua, monkeypatch):

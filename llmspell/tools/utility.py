@@ -11,7 +11,7 @@ import os
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import LLMSpellError
 from . import builtin
@@ -65,7 +65,82 @@ def calculator(inp: dict[str, Any], ctx: Any) -> Any:
 
 
 # -- text -----------------------------------------------------------------------------
+def _re_flags(args: dict[str, Any]) -> int:
+    return re.I if "i" in str(args.get("flags", "")) else 0
+
+
+def _split(s: str, args: dict[str, Any]) -> list[str]:
+    sep = args.get("separator", args.get("value"))
+    return s.split(sep) if sep else s.split()
+
+
+def _truncate(s: str, args: dict[str, Any]) -> str:
+    n = int(args.get("length", args.get("value", 100)))
+    suffix = args.get("suffix", "...")
+    return s if len(s) <= n else s[: max(0, n - len(suffix))] + suffix
+
+
+def _replace(s: str, args: dict[str, Any]) -> str:
+    pat, rep = args.get("pattern", ""), args.get("replacement", "")
+    if not args.get("regex", True):
+        return s.replace(pat, rep)
+    try:
+        return re.sub(pat, rep, s, flags=_re_flags(args) | (0 if args.get("case_sensitive", False) else re.I))
+    except re.error as e:
+        raise LLMSpellError(2002, f"text_manipulator: invalid regex {pat!r}: {e}") from None
+
+
+def _extract(s: str, args: dict[str, Any]) -> list[Any]:
+    try:
+        found = re.findall(args.get("pattern", args.get("value", "")), s, _re_flags(args))
+    except re.error as e:
+        raise LLMSpellError(2002, f"text_manipulator: invalid regex: {e}") from None
+    return found if "g" in str(args.get("flags", "g")) else found[:1]
+
+
+def _pad(s: str, args: dict[str, Any]) -> str:
+    n, ch = int(args.get("length", 0)), str(args.get("char", " "))[:1] or " "
+    return s.rjust(n, ch) if args.get("side", "left") == "left" else s.ljust(n, ch)
+
+
+def _lower(s: str, args: dict[str, Any]) -> str:
+    return s.lower()
+
+
+def _upper(s: str, args: dict[str, Any]) -> str:
+    return s.upper()
+
+
+def _title(s: str, args: dict[str, Any]) -> str:
+    return s.title()
+
+
+# name (lower case, without '_' or spaces) → fn(text, args)
+_TEXT_OPS: dict[str, Callable[[str, dict[str, Any]], Any]] = {
+    "trim": lambda s, a: s.strip(),
+    "lowercase": _lower, "tolowercase": _lower, "lower": _lower,
+    "uppercase": _upper, "touppercase": _upper, "upper": _upper,
+    "capitalize": lambda s, a: s[:1].upper() + s[1:],
+    "title": _title, "titlecase": _title,
+    "reverse": lambda s, a: s[::-1],
+    "length": lambda s, a: len(s),
+    "wordcount": lambda s, a: len(s.split()),
+    "words": lambda s, a: s.split(),
+    "lines": lambda s, a: s.splitlines(),
+    "slugify": lambda s, a: re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-"),
+    "split": _split,
+    "truncate": _truncate,
+    "replace": _replace,
+    "extract": _extract, "match": _extract, "findall": _extract,
+    "pad": _pad,
+    "repeat": lambda s, a: s * min(int(a.get("count", a.get("value", 1))), 10000),
+}
+_TEXT_OPS_HINT = ("trim, lowercase, uppercase, capitalize, title, reverse, length, word_count, "
+                  "lines, slugify, split, truncate, replace, extract, pad, repeat")
+
+
 def _text_op(text: Any, op: Any) -> Any:
+    """One operation — a name, { name = args } or { operation = name, … } — on one text."""
     if isinstance(op, str):
         name, args = op, {}
     elif isinstance(op, dict) and len(op) == 1:
@@ -75,56 +150,10 @@ def _text_op(text: Any, op: Any) -> Any:
         name, args = op["operation"], op
     else:
         raise LLMSpellError(2002, f"text_manipulator: cannot read operation {op!r}")
-    key = re.sub(r"[_\s]", "", str(name)).lower()
-    s = text if isinstance(text, str) else str(text)
-    flags = re.I if "i" in str(args.get("flags", "")) else 0
-    if key == "trim":
-        return s.strip()
-    if key in ("lowercase", "tolowercase", "lower"):
-        return s.lower()
-    if key in ("uppercase", "touppercase", "upper"):
-        return s.upper()
-    if key == "capitalize":
-        return s[:1].upper() + s[1:]
-    if key in ("title", "titlecase"):
-        return s.title()
-    if key == "reverse":
-        return s[::-1]
-    if key == "length":
-        return len(s)
-    if key in ("wordcount", "words"):
-        return len(s.split()) if key == "wordcount" else s.split()
-    if key == "lines":
-        return s.splitlines()
-    if key == "slugify":
-        return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
-    if key == "split":
-        sep = args.get("separator", args.get("value"))
-        return s.split(sep) if sep else s.split()
-    if key == "truncate":
-        n = int(args.get("length", args.get("value", 100)))
-        return s if len(s) <= n else s[: max(0, n - len(args.get("suffix", "...")))] + args.get("suffix", "...")
-    if key == "replace":
-        pat, rep = args.get("pattern", ""), args.get("replacement", "")
-        try:
-            return re.sub(pat, rep, s, flags=flags | (0 if args.get("case_sensitive", False) else re.I)) \
-                if args.get("regex", True) else s.replace(pat, rep)
-        except re.error as e:
-            raise LLMSpellError(2002, f"text_manipulator: invalid regex {pat!r}: {e}") from None
-    if key in ("extract", "match", "findall"):
-        try:
-            found = re.findall(args.get("pattern", args.get("value", "")), s, flags)
-        except re.error as e:
-            raise LLMSpellError(2002, f"text_manipulator: invalid regex: {e}") from None
-        return found if "g" in str(args.get("flags", "g")) else (found[:1])
-    if key == "pad":
-        n, ch = int(args.get("length", 0)), str(args.get("char", " "))[:1] or " "
-        return s.rjust(n, ch) if args.get("side", "left") == "left" else s.ljust(n, ch)
-    if key == "repeat":
-        return s * min(int(args.get("count", args.get("value", 1))), 10000)
-    raise LLMSpellError(2002, f"text_manipulator: unknown operation {name!r}",
-                        suggestions=["trim, lowercase, uppercase, capitalize, title, reverse, length, word_count, "
-                                     "lines, slugify, split, truncate, replace, extract, pad, repeat"])
+    fn = _TEXT_OPS.get(re.sub(r"[_\s]", "", str(name)).lower())
+    if fn is None:
+        raise LLMSpellError(2002, f"text_manipulator: unknown operation {name!r}", suggestions=[_TEXT_OPS_HINT])
+    return fn(text if isinstance(text, str) else str(text), args)
 
 
 @builtin("text_manipulator", "utility", "Transform text: trim, case, replace/extract by regex, split, truncate, …", {
