@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmspell.api.docs import lua_stubs, markdown, parity
-from llmspell.api.registry import load_all
+from llmspell.api.catalog import default_registry
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -17,7 +17,7 @@ def test_api_reference_is_current():
 
 
 def test_every_spec_global_is_declared():
-    reg = load_all()
+    reg = default_registry()
     for g in ("Agent", "Tools", "Workflow", "Events", "Hooks", "Storage", "Config", "Async", "Scheduler",
               "ErrorHandler", "JSON"):
         assert g in reg.globals, g

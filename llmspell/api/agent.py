@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..bridge import ScriptFunction
 from ..core.agents import Agent, AgentConfig
 from ..core.tools import Tool
 from ..errors import LLMSpellError
 from ..paths import builtins_dir
-from .registry import ObjectRef, Options, api, method
+from ..boundary import ObjectRef, ScriptFunction
+from ..core.context import RunContext
+from .registry import Options, api, method
 from .tools import tool_ref
 
 
@@ -18,7 +19,7 @@ def agent_ref(a: Agent) -> ObjectRef:
     return ObjectRef("Agent", a, {"name": a.name, "model": a.cfg.model})
 
 
-def _tools(run: Any, items: Any, where: str) -> list[Tool]:
+def _tools(run: RunContext, items: Any, where: str) -> list[Tool]:
     if items in (None, {}):
         return []
     if not isinstance(items, list):
@@ -40,33 +41,33 @@ def _tools(run: Any, items: Any, where: str) -> list[Tool]:
     return out
 
 
-def create_agent(run: Any, config: dict[str, Any]) -> Agent:
-    cfg = AgentConfig.parse(config, run.config.settings.providers.default)
+def create_agent(run: RunContext, config: dict[str, Any]) -> Agent:
+    cfg = AgentConfig.parse(config, run.config.settings.providers.default, lambda: run.next_name("agent"))
     agent = Agent(cfg, _tools(run, config.get("tools"), f"Agent.new({cfg.name!r})"), run, owner=run)
-    run.runtime.agents[cfg.name] = agent
+    run.agents[cfg.name] = agent
     return agent
 
 
 @api("Agent.new")
-def new(run: Any, config: Options) -> ObjectRef:
+def new(run: RunContext, config: Options) -> ObjectRef:
     """An agent: { name, model = 'provider/model', system_prompt, tools, memory, max_iterations, … }."""
     return agent_ref(create_agent(run, config))
 
 
 @api("Agent.get")
-def get(run: Any, name: str) -> ObjectRef:
+def get(run: RunContext, name: str) -> ObjectRef:
     """The agent called `name`; error 1001 when there is none."""
-    a = run.runtime.agents.get(name)
+    a = run.agents.get(name)
     if a is None:
         raise LLMSpellError(1001, f"unknown agent {name!r}",
-                            suggestions=["known agents: " + (", ".join(sorted(run.runtime.agents)) or "none")])
+                            suggestions=["known agents: " + (", ".join(sorted(run.agents)) or "none")])
     return agent_ref(a)
 
 
 @api("Agent.list")
-def list_(run: Any) -> list[dict[str, Any]]:
+def list_(run: RunContext) -> list[dict[str, Any]]:
     """Every agent as { name, model, description, tools }."""
-    return [a.info() for a in run.runtime.agents.values()]
+    return [a.info() for a in run.agents.values()]
 
 
 def templates() -> dict[str, Any]:
@@ -74,7 +75,7 @@ def templates() -> dict[str, Any]:
 
 
 @api("Agent.template")
-def template(run: Any, name: str, overrides: Options | None = None) -> ObjectRef:
+def template(run: RunContext, name: str, overrides: Options | None = None) -> ObjectRef:
     """An agent from a built-in template (research_specialist, code_specialist, …) with overrides."""
     t = templates().get(name)
     if t is None:
@@ -85,28 +86,28 @@ def template(run: Any, name: str, overrides: Options | None = None) -> ObjectRef
 
 
 @api("Agent.execute")
-async def execute_by_name(run: Any, name: str, input: Any = None) -> dict[str, Any]:
+async def execute_by_name(run: RunContext, name: str, input: Any = None) -> dict[str, Any]:
     """Shortcut for Agent.get(name):execute(input)."""
-    a = run.runtime.agents.get(name)
+    a = run.agents.get(name)
     if a is None:
         raise LLMSpellError(1001, f"unknown agent {name!r}")
     return await a.execute(run, input)
 
 
 @method("Agent", "chat")
-async def chat(run: Any, agent: Agent, text: str) -> str:
+async def chat(run: RunContext, agent: Agent, text: str) -> str:
     """Send a message, get the reply text; the conversation is kept."""
     return (await agent.execute(run, {"input": text}))["output"]
 
 
 @method("Agent", "execute")
-async def execute(run: Any, agent: Agent, input: Any = None) -> dict[str, Any]:
+async def execute(run: RunContext, agent: Agent, input: Any = None) -> dict[str, Any]:
     """{ input =, context = } → { output, tool_calls, usage, agent }."""
     return await agent.execute(run, input)
 
 
 @method("Agent", "structured")
-async def structured(run: Any, agent: Agent, prompt: str, schema: dict[str, Any]) -> Any:
+async def structured(run: RunContext, agent: Agent, prompt: str, schema: dict[str, Any]) -> Any:
     """Ask for JSON that matches `schema`; returns the validated table (one repair attempt)."""
     import jsonschema
     instruction = (f"{prompt}\n\nRespond with only a JSON value matching this JSON Schema, no prose:\n"
@@ -132,7 +133,7 @@ async def structured(run: Any, agent: Agent, prompt: str, schema: dict[str, Any]
 
 
 @method("Agent", "stream")
-async def stream(run: Any, agent: Agent, text: str, callback: ScriptFunction | None = None) -> str:
+async def stream(run: RunContext, agent: Agent, text: str, callback: ScriptFunction | None = None) -> str:
     """Call callback(chunk) as the reply arrives; returns the whole reply."""
     async def on_chunk(piece: str) -> None:
         if callback is not None:
@@ -141,40 +142,40 @@ async def stream(run: Any, agent: Agent, text: str, callback: ScriptFunction | N
 
 
 @method("Agent", "history")
-def history(run: Any, agent: Agent) -> list[dict[str, Any]]:
+def history(run: RunContext, agent: Agent) -> list[dict[str, Any]]:
     """The conversation so far as { role, content } messages."""
     return [dict(m) for m in agent.history]
 
 
 @method("Agent", "clear_history")
-def clear_history(run: Any, agent: Agent) -> None:
+def clear_history(run: RunContext, agent: Agent) -> None:
     agent.clear_history(run)
 
 
 @method("Agent", "remember")
-def remember(run: Any, agent: Agent, key: str, value: Any) -> None:
+def remember(run: RunContext, agent: Agent, key: str, value: Any) -> None:
     """A fact the agent keeps in its system prompt (persisted with memory.persist)."""
     agent.remember(run, key, value)
 
 
 @method("Agent", "recall")
-def recall(run: Any, agent: Agent, key: str) -> Any:
+def recall(run: RunContext, agent: Agent, key: str) -> Any:
     return agent.facts.get(key)
 
 
 @method("Agent", "forget")
-def forget(run: Any, agent: Agent, key: str) -> None:
+def forget(run: RunContext, agent: Agent, key: str) -> None:
     agent.forget(run, key)
 
 
 @method("Agent", "usage")
-def usage(run: Any, agent: Agent) -> dict[str, Any]:
+def usage(run: RunContext, agent: Agent) -> dict[str, Any]:
     """Calls, tokens and cost of this agent so far."""
     return agent.usage.to_dict()
 
 
 @method("Agent", "as_tool")
-def as_tool(run: Any, agent: Agent, options: Options | None = None) -> ObjectRef:
+def as_tool(run: RunContext, agent: Agent, options: Options | None = None) -> ObjectRef:
     """This agent as a tool other agents (or workflows) can call."""
     o = options or {}
     return tool_ref(agent.as_tool(o.get("name"), o.get("description")))

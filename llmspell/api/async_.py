@@ -6,9 +6,10 @@ import asyncio
 import random
 from typing import Any
 
-from ..bridge import ScriptFunction
+from ..boundary import ScriptFunction
 from ..core.concurrency import gather_or_cancel
 from ..errors import LLMSpellError
+from ..core.context import RunContext
 from .registry import Options, api
 
 
@@ -21,7 +22,7 @@ def _fns(name: str, fns: Any) -> list[ScriptFunction]:
 
 
 @api("Async.sleep")
-async def sleep(run: Any, seconds: float) -> None:
+async def sleep(run: RunContext, seconds: float) -> None:
     """Pause this coroutine; others keep running."""
     if seconds < 0:
         raise LLMSpellError(4002, "Async.sleep: seconds must be >= 0")
@@ -29,13 +30,13 @@ async def sleep(run: Any, seconds: float) -> None:
 
 
 @api("Async.all")
-async def all_(run: Any, fns: Any) -> list[Any]:
+async def all_(run: RunContext, fns: Any) -> list[Any]:
     """Run every function concurrently; their results in order. The first error cancels the rest."""
     return await gather_or_cancel([f() for f in _fns("all", fns)])
 
 
 @api("Async.race")
-async def race(run: Any, fns: Any) -> Any:
+async def race(run: RunContext, fns: Any) -> Any:
     """The result (or error) of whichever function finishes first; the rest are cancelled."""
     tasks = [asyncio.ensure_future(f()) for f in _fns("race", fns)]
     if not tasks:
@@ -50,7 +51,7 @@ async def race(run: Any, fns: Any) -> Any:
 
 
 @api("Async.timeout")
-async def timeout(run: Any, seconds: float, fn: ScriptFunction) -> Any:
+async def timeout(run: RunContext, seconds: float, fn: ScriptFunction) -> Any:
     """fn()'s result, or error 6007 if it takes longer than `seconds`."""
     try:
         return await asyncio.wait_for(fn(), seconds)
@@ -59,7 +60,7 @@ async def timeout(run: Any, seconds: float, fn: ScriptFunction) -> Any:
 
 
 @api("Async.retry")
-async def retry(run: Any, fn: ScriptFunction, options: Options | None = None) -> Any:
+async def retry(run: RunContext, fn: ScriptFunction, options: Options | None = None) -> Any:
     """Call fn until it succeeds: { attempts = 3, backoff = 0.2, max_backoff = 10, jitter = true }."""
     o = options or {}
     attempts = max(1, int(o.get("attempts", 3)))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..bridge import ScriptFunction
+from ..boundary import ScriptFunction
+from ..core.context import RunContext
 from .registry import Options, api
 
 
 @api("Events.emit")
-def emit(run: Any, type: str, data: Any = None) -> str:
+def emit(run: RunContext, type: str, data: Any = None) -> str:
     """Publish an event; returns its id. Subscribers run on the scheduler."""
     from ..core.events import compile_pattern
     compile_pattern(type)
@@ -17,20 +18,19 @@ def emit(run: Any, type: str, data: Any = None) -> str:
 
 
 @api("Events.subscribe")
-def subscribe(run: Any, pattern: str, handler: ScriptFunction) -> str:
+def subscribe(run: RunContext, pattern: str, handler: ScriptFunction) -> str:
     """Call handler(event) for events matching `pattern` (`*` one segment, `>` the rest)."""
     return run.events.subscribe(pattern, handler, owner=run)
 
 
 @api("Events.unsubscribe")
-def unsubscribe(run: Any, id: str) -> bool:
+def unsubscribe(run: RunContext, id: str) -> bool:
     return run.events.unsubscribe(id)
 
 
 @api("Events.replay", waits=True)
-def replay(run: Any, options: Options | None = None) -> list[dict[str, Any]]:
+def replay(run: RunContext, options: Options | None = None) -> list[dict[str, Any]]:
     """Persisted events: { type = pattern, since = ts, until = ts, limit = n }."""
     o = options or {}
-    run.runtime.store  # replay reads the persisted history
     return run.events.replay(str(o.get("type") or ">"), o.get("since"), int(o.get("limit") or 100),
                              o.get("until"))

@@ -8,20 +8,22 @@ import re
 from typing import Any
 
 from ..errors import LLMSpellError
-from .registry import ErrorValue, api
+from ..boundary import ErrorValue
+from ..core.context import RunContext
+from .registry import api
 
 _log = logging.getLogger("llmspell.spell")
 _LEVELS = {"trace": 5, "debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40}
 
 
 @api("print")
-def print_(run: Any, text: str) -> None:
+def print_(run: RunContext, text: str) -> None:
     """Write a line to the spell's output."""
     run.write(text)
 
 
 @api("io_write")
-def io_write(run: Any, *parts: Any) -> None:
+def io_write(run: RunContext, *parts: Any) -> None:
     """Write text without a newline (flushed at once, e.g. for streamed replies)."""
     run.write_raw("".join(p if isinstance(p, str) else json.dumps(p) if isinstance(p, (dict, list))
                           else str(p).lower() if isinstance(p, bool) else "nil" if p is None else str(p)
@@ -29,7 +31,7 @@ def io_write(run: Any, *parts: Any) -> None:
 
 
 @api("log")
-def log(run: Any, level: str, message: Any = None, fields: dict[str, Any] | None = None) -> None:
+def log(run: RunContext, level: str, message: Any = None, fields: dict[str, Any] | None = None) -> None:
     """Structured log line to stderr: log("info", "msg", { key = value })."""
     if message is None:
         level, message = "info", level
@@ -40,7 +42,7 @@ def log(run: Any, level: str, message: Any = None, fields: dict[str, Any] | None
 
 
 @api("JSON.encode")
-def encode(run: Any, value: Any, options: dict[str, Any] | None = None) -> str:
+def encode(run: RunContext, value: Any, options: dict[str, Any] | None = None) -> str:
     """JSON text of a value; { pretty = true } indents."""
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True,
@@ -50,7 +52,7 @@ def encode(run: Any, value: Any, options: dict[str, Any] | None = None) -> str:
 
 
 @api("JSON.decode")
-def decode(run: Any, text: str) -> Any:
+def decode(run: RunContext, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
@@ -58,7 +60,7 @@ def decode(run: Any, text: str) -> Any:
 
 
 @api("Config.get")
-def config_get(run: Any, key: str | None = None, default: Any = None) -> Any:
+def config_get(run: RunContext, key: str | None = None, default: Any = None) -> Any:
     """A value of the merged configuration (dotted key); secrets are masked."""
     v = run.config.get(key)
     return default if v is None else v
@@ -68,7 +70,7 @@ _LOC = re.compile(r"^([^\n]*?:\d+): (.*)$", re.S)
 
 
 @api("ErrorHandler.parse_error")
-def parse_error(run: Any, err: Any) -> ErrorValue:
+def parse_error(run: RunContext, err: Any) -> ErrorValue:
     """Any caught error (a table or a plain string) as a structured error table."""
     if isinstance(err, dict) and "code" in err:
         e = LLMSpellError.from_dict(err)

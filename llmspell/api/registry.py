@@ -1,16 +1,19 @@
 """The spell API, declared once.
 
 Each function a spell can call is ordinary Python marked with `@api("Tools.get")`
-or `@method("Tool", "execute")`. The decorator records the public name, whether
-the call waits (a Promise in JS, a coroutine yield in Lua), its docstring and a
-validator per parameter. Engines build their globals by walking `REGISTRY`, so
+or `@method("Tool", "execute")`. The decorator only marks the function with its
+public name and whether the call waits (a Promise in JS, a coroutine yield in
+Lua); `ApiRegistry.from_modules` reads the marks of the modules it is given
+(see `catalog.py`), with each function's docstring and a validator per
+parameter. Engines are handed that registry and build their globals from it, so
 Lua and JavaScript cannot drift apart; the docs and stubs come from it too.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Callable, NewType, get_type_hints
 
 from ..errors import LLMSpellError
@@ -22,18 +25,6 @@ _PY_TO_SCRIPT = {"str": "string", "int": "integer", "float": "number", "bool": "
 # A configuration table parameter. JS callers may write its keys in camelCase;
 # they reach Python in snake_case (data parameters are never renamed).
 Options = NewType("Options", dict)
-
-
-@dataclass
-class ObjectRef:
-    """A Python object handed to a script as an object of class `cls` with `fields`."""
-    cls: str
-    obj: Any
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
-class ErrorValue(dict):  # type: ignore[type-arg]
-    """A dict that engines present as a script error object (with tostring)."""
 
 
 @dataclass
@@ -198,11 +189,36 @@ class ApiFunction:
         return f"{self.owner}{sep if self.owner else ''}{self.name}({', '.join(parts)})"
 
 
+@dataclass(frozen=True)
+class Declaration:
+    """What a decorator records on a function; the registry reads it."""
+    owner: str
+    name: str
+    waits: bool | None
+    is_method: bool
+    receiver: Callable[[Any], Any] | None = None
+
+
+_MARK = "__spell_api__"
+
+
 class ApiRegistry:
     def __init__(self) -> None:
         self.functions: list[ApiFunction] = []
         self.globals: list[str] = []     # table globals in declaration order
         self.classes: list[str] = []
+
+    @classmethod
+    def from_modules(cls, modules: tuple[ModuleType, ...]) -> "ApiRegistry":
+        """A registry of every declared function in `modules`, in module then source order."""
+        reg = cls()
+        for m in modules:
+            for fn in list(vars(m).values()):
+                if callable(fn) and getattr(fn, "__module__", None) == m.__name__:
+                    for d in getattr(fn, _MARK, ()):
+                        w = inspect.iscoroutinefunction(fn) if d.waits is None else d.waits
+                        reg.add(d.owner, d.name, fn, waits=w, is_method=d.is_method, receiver=d.receiver)
+        return reg
 
     def add(self, owner: str, name: str, fn: Callable[..., Any], *, waits: bool,
             is_method: bool, receiver: Callable[[Any], Any] | None = None) -> ApiFunction:
@@ -228,17 +244,15 @@ class ApiRegistry:
         return [f for f in self.functions if f.owner == owner]
 
 
-REGISTRY = ApiRegistry()
+def _mark(fn: Callable[..., Any], decl: Declaration) -> Callable[..., Any]:
+    setattr(fn, _MARK, (*getattr(fn, _MARK, ()), decl))
+    return fn
 
 
 def api(path: str, *, waits: bool | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a global function: `@api("Storage.get")` or `@api("print")`."""
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        owner, _, name = path.rpartition(".")
-        w = inspect.iscoroutinefunction(fn) if waits is None else waits
-        REGISTRY.add(owner, name, fn, waits=w, is_method=False)
-        return fn
-    return deco
+    owner, _, name = path.rpartition(".")
+    return lambda fn: _mark(fn, Declaration(owner, name, waits, False))
 
 
 def method(cls: str, name: str, *, waits: bool | None = None,
@@ -246,15 +260,8 @@ def method(cls: str, name: str, *, waits: bool | None = None,
     """Declare a method of a script object class. `also_global=("Storage", get_default)`
     also exposes it as `Storage.<name>` acting on a default object."""
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        w = inspect.iscoroutinefunction(fn) if waits is None else waits
-        REGISTRY.add(cls, name, fn, waits=w, is_method=True)
+        _mark(fn, Declaration(cls, name, waits, True))
         if also_global:
-            REGISTRY.add(also_global[0], name, fn, waits=w, is_method=False, receiver=also_global[1])
+            _mark(fn, Declaration(also_global[0], name, waits, False, also_global[1]))
         return fn
     return deco
-
-
-def load_all() -> ApiRegistry:
-    """Import every API module (each registers itself on import)."""
-    from . import agent, async_, events, hooks, misc, scheduler, storage, tools, workflow  # noqa: F401
-    return REGISTRY

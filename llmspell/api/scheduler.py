@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..bridge import ScriptFunction
+from ..boundary import ScriptFunction
 from ..errors import LLMSpellError
+from ..core.context import RunContext
 from .registry import Options, api
 
 _TRIGGERS = ("cron", "every", "event", "webhook", "watch", "start")
 
 
 @api("Scheduler.register")
-def register(run: Any, spec: Options) -> str:
+def register(run: RunContext, spec: Options) -> str:
     """Register a job { name, trigger = { cron | every | event | webhook | watch }, run | workflow | agent }."""
     name = spec.get("name")
     if not isinstance(name, str) or not name:
@@ -36,11 +37,11 @@ def register(run: Any, spec: Options) -> str:
     job = {"name": name, "trigger": {k: v for k, v in trig.items() if not isinstance(v, ScriptFunction)},
            "overlap": overlap}
     run.scheduler_jobs.append(job)
-    if run.daemon is not None:
-        run.daemon.register_job(run, spec)
+    if run.job_sink is not None:      # under `llmspell serve`: the daemon fires it
+        run.job_sink(run, spec)
     return name
 
 
 @api("Scheduler.list")
-def list_(run: Any) -> list[dict[str, Any]]:
+def list_(run: RunContext) -> list[dict[str, Any]]:
     return list(run.scheduler_jobs)

@@ -8,6 +8,8 @@ import re
 from typing import Any, Callable
 
 from ..api.registry import ApiFunction
+from ..boundary import script_error
+from ..core.context import RunContext
 from ..errors import LLMSpellError
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
@@ -30,7 +32,8 @@ def snake_keys(value: Any) -> Any:
     return out
 
 
-def bind(f: ApiFunction, args: list[Any], run: Any, handles: dict[int, Any], camel_case: bool) -> list[Any]:
+def bind(f: ApiFunction, args: list[Any], run: RunContext, handles: dict[int, Any],
+         camel_case: bool) -> list[Any]:
     if camel_case and f.has_options:
         off = 1 if f.is_method else 0
         args = [snake_keys(a) if off <= i < len(f.params) + off and f.params[i - off].options else a
@@ -45,36 +48,33 @@ def bind(f: ApiFunction, args: list[Any], run: Any, handles: dict[int, Any], cam
     return bound
 
 
-def call_sync(f: ApiFunction, run: Any, args: list[Any], to_script: Callable[[Any], Any],
+def call_sync(f: ApiFunction, run: RunContext, args: list[Any], to_script: Callable[[Any], Any],
               err: Callable[[LLMSpellError], Any]) -> tuple[bool, Any]:
+    """Call a function that does not wait: (True, converted value) or (False, script error)."""
     try:
         return True, to_script(f.fn(run, *args))
-    except LLMSpellError as e:
-        return False, err(e)
-    except MemoryError:
-        raise
-    except Exception as e:  # an API bug still reaches the spell as an error value
-        return False, err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+    except Exception as e:
+        return False, err(script_error(e, f.public, debug=run.debug))
 
 
-async def call_async(f: ApiFunction, run: Any, args: list[Any], to_script: Callable[[Any], Any],
+async def call_async(f: ApiFunction, run: RunContext, args: list[Any], to_script: Callable[[Any], Any],
                      err: Callable[[LLMSpellError], Any]) -> tuple[bool, Any]:
+    """Call and await a waiting function: (True, converted value) or (False, script error)."""
     try:
         return True, to_script(await f.fn(run, *args))
-    except LLMSpellError as e:
-        return False, err(e)
-    except asyncio.CancelledError:
-        raise
-    except (asyncio.TimeoutError, TimeoutError):
-        return False, err(LLMSpellError(6007, f"{f.public}: timed out"))
     except Exception as e:
-        if run.debug:
-            import traceback
-            traceback.print_exc()
-        return False, err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))
+        return False, err(script_error(e, f.public, debug=run.debug))
 
 
-def start_eager(f: ApiFunction, run: Any, args: list[Any]) -> tuple[str, Any]:
+async def settle(f: ApiFunction, run: RunContext, task: "asyncio.Future[Any]") -> tuple[bool, Any]:
+    """Await a call `start_eager` left pending: (True, value) or (False, LLMSpellError)."""
+    try:
+        return True, await task
+    except Exception as e:
+        return False, script_error(e, f.public, debug=run.debug)
+
+
+def start_eager(f: ApiFunction, run: RunContext, args: list[Any]) -> tuple[str, Any]:
     """Start an async API call synchronously. Returns ("done", value) when it
     finished without waiting, ("error", LLMSpellError), or ("pending", task)
     when it suspended — the rest then runs as an asyncio task.
@@ -86,10 +86,8 @@ def start_eager(f: ApiFunction, run: Any, args: list[Any]) -> tuple[str, Any]:
         yielded = coro.send(None)
     except StopIteration as stop:
         return "done", stop.value
-    except LLMSpellError as e:
-        return "error", e
     except Exception as e:
-        return "error", LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}")
+        return "error", script_error(e, f.public, debug=run.debug)
     return "pending", asyncio.ensure_future(_resume(coro, yielded))
 
 

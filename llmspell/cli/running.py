@@ -70,10 +70,10 @@ def run_spell(spell: str, params: dict[str, Any], args: list[str], engine: str |
         raise UsageError(f"spell file not found: {spell}")
     cap = Capture() if OPTS.json else None
     rt = make_runtime(stdout=cap)
-    rt.resume_id = resume
     from .progress import attach
     attach(rt)
-    res = asyncio.run(_with_runtime(rt, rt.arun_file(spell, params, args, engine)))
+    run = rt.open_spell(spell, engine=engine, params=params, args=args, resume_id=resume)
+    res = asyncio.run(_with_runtime(rt, run.execute()))
     if cap is not None:
         json_result(res, cap.lines)
     usage_summary(res.usage)

@@ -62,8 +62,7 @@ def run(name: str, input: str = typer.Option("{}", "--input", "-i", help="The in
     rt = make_runtime()
 
     async def go() -> Any:
-        from ..runtime import SpellRun
-        run = SpellRun(rt, engine="lua", params={}, args=[], spell_dir=None, display="tools run")
+        run = rt.open_code("", name="tools run")
         try:
             return await rt.tools.execute(name, data, run, caller="cli")
         finally:

@@ -8,27 +8,25 @@ call goes through `ToolRegistry.execute`, the same path a spell's own call takes
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, cast
 
 from ..errors import LLMSpellError
 from ..providers import resolve_provider
-from ..providers.base import LLMRequest, LLMResponse, ProviderError, ToolCall, estimate_tokens
+from ..providers.base import LLMRequest, LLMResponse, Provider, ProviderError, ToolCall, estimate_tokens
 from .resilience import Usage, backoff_delay
-from .tools import Tool
+from .tools import Tool, ToolContext
 
 if TYPE_CHECKING:
-    from ..runtime import SpellRun
+    from .context import RunContext
 
 _KNOWN = {"name", "model", "provider", "system_prompt", "temperature", "max_tokens", "tools", "memory",
           "max_iterations", "timeout", "retry", "fallbacks", "rate_limit", "budget", "responses", "session",
           "description", "base_url", "api_key", "mock_delay"}
 _TOOL_NAME = re.compile(r"[^a-zA-Z0-9_-]")
-_counter = itertools.count(1)
 
 
 def _num(cfg: dict[str, Any], key: str, kind: type, where: str, minimum: float | None = None) -> Any:
@@ -68,8 +66,8 @@ class AgentConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, cfg: dict[str, Any], default_model: str) -> "AgentConfig":
-        name = cfg.get("name") or f"agent_{next(_counter)}"
+    def parse(cls, cfg: dict[str, Any], default_model: str, default_name: Callable[[], str]) -> "AgentConfig":
+        name = cfg.get("name") or default_name()
         where = f"Agent.new({name!r})"
         if not isinstance(name, str):
             raise LLMSpellError(1004, "Agent.new: 'name' must be a string")
@@ -118,16 +116,17 @@ class AgentConfig:
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, tools: list[Tool], run: "SpellRun", owner: Any = None) -> None:
+    def __init__(self, cfg: AgentConfig, tools: list[Tool], run: "RunContext", owner: Any = None) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.tools = {t.name: t for t in tools}
-        self.runtime = run.runtime
+        self.config = run.config
+        self.guards = run.guards
         self.owner = owner
         self.usage = Usage()
         self.history: list[dict[str, Any]] = []
         self.facts: dict[str, Any] = {}
-        self._providers: dict[str, Any] = {}
+        self._providers: dict[str, tuple[Provider, str, str]] = {}
         if cfg.persist:
             kv = run.kv("agents")
             self.history = kv.get(self._key("history"), []) or []
@@ -137,19 +136,19 @@ class Agent:
     def _key(self, what: str) -> str:
         return f"{self.name}:{self.cfg.session or 'default'}:{what}"
 
-    def _save(self, run: "SpellRun") -> None:
+    def _save(self, run: "RunContext") -> None:
         if self.cfg.persist:
             run.kv("agents").set_batch({self._key("history"): self.history, self._key("facts"): self.facts})
 
-    def remember(self, run: "SpellRun", key: str, value: Any) -> None:
+    def remember(self, run: "RunContext", key: str, value: Any) -> None:
         self.facts[key] = value
         self._save(run)
 
-    def forget(self, run: "SpellRun", key: str) -> None:
+    def forget(self, run: "RunContext", key: str) -> None:
         self.facts.pop(key, None)
         self._save(run)
 
-    def clear_history(self, run: "SpellRun") -> None:
+    def clear_history(self, run: "RunContext") -> None:
         self.history = []
         self._save(run)
 
@@ -182,7 +181,7 @@ class Agent:
                                                   "description": t.description[:1024],
                                                   "parameters": t.input_schema}} for t in self.tools.values()]
 
-    async def _run_tool(self, call: ToolCall, run: "SpellRun") -> dict[str, Any]:
+    async def _run_tool(self, call: ToolCall, run: "RunContext") -> dict[str, Any]:
         tool = self.tools.get(call.name) or next(
             (t for t in self.tools.values() if _TOOL_NAME.sub("_", t.name)[:64] == call.name), None)
         record: dict[str, Any] = {"name": call.name, "input": call.arguments}
@@ -197,18 +196,18 @@ class Agent:
         return record
 
     # -- the model call ---------------------------------------------------------
-    def _provider(self, spec: str) -> tuple[Any, str, str]:
+    def _provider(self, spec: str) -> tuple[Provider, str, str]:
         if spec not in self._providers:
-            self._providers[spec] = resolve_provider(spec, self.runtime.config, self.cfg)
+            self._providers[spec] = resolve_provider(spec, self.config, self.cfg)
         return self._providers[spec]
 
-    def _check_budget(self, run: "SpellRun", messages: list[dict[str, Any]]) -> None:
-        b = self.runtime.config.settings.get("budget") or {}
+    def _check_budget(self, run: "RunContext", messages: list[dict[str, Any]]) -> None:
+        b = self.config.settings.budget
         checks = []
         if self.cfg.max_budget_tokens is not None or self.cfg.max_cost is not None:
             checks.append(("agent '" + self.name + "'", self.usage, self.cfg.max_budget_tokens, self.cfg.max_cost))
-        if b.get("max_tokens") is not None or b.get("max_cost") is not None:
-            checks.append(("run", run.usage_total(), b.get("max_tokens"), b.get("max_cost")))
+        if b.max_tokens is not None or b.max_cost is not None:
+            checks.append(("run", run.usage_total(), b.max_tokens, b.max_cost))
         if not checks:
             return
         need = estimate_tokens(messages) + (self.cfg.max_tokens or 0)
@@ -222,7 +221,7 @@ class Agent:
                 raise LLMSpellError(6006, f"{who}: cost budget ${max_cost:g} is spent (used ${used.cost:.6f})",
                                     type_="BudgetExceeded", recoverable=False)
 
-    async def _call_model(self, run: "SpellRun", messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+    async def _call_model(self, run: "RunContext", messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                           on_chunk: Callable[[str], Awaitable[Any]] | None = None,
                           response_format: dict[str, Any] | None = None) -> LLMResponse:
         hooks, bus = run.hooks, run.events
@@ -230,29 +229,28 @@ class Agent:
         last: LLMSpellError | None = None
         for spec in [cfg.model, *cfg.fallbacks]:
             provider, model, pname = self._provider(spec)
-            breaker = self.runtime.breaker(pname)
+            breaker = self.guards.breaker(pname)
             if not breaker.allow():
                 last = ProviderError(f"{pname}: circuit open after repeated failures; not calling it for now",
                                      code=6008, retryable=False)
                 continue
             for attempt in range(cfg.attempts):
                 self._check_budget(run, messages)
-                limiter = self.runtime.limiter(pname)
+                limiter = self.guards.limiter(pname)
                 if limiter.rpm or limiter.tpm:
                     await limiter.acquire(estimate_tokens(messages) if limiter.tpm else 0)
                 if cfg.rpm or cfg.tpm:
-                    await self.runtime.agent_limiter(self.name, cfg.rpm, cfg.tpm).acquire(
+                    await self.guards.agent_limiter(self.name, cfg.rpm, cfg.tpm).acquire(
                         estimate_tokens(messages) if cfg.tpm else 0)
                 req = LLMRequest(model, messages, tools, cfg.temperature, cfg.max_tokens, cfg.timeout, response_format)
-                if hooks.by_point.get("before_llm_call"):
-                    ctx = {"point": "before_llm_call", "component": "llm", "name": self.name, "run_id": run.id,
-                           "input": {"model": spec, "messages": messages,
-                                     "tools": [t["function"]["name"] for t in tools or []]}}
-                    o = await hooks.run("before_llm_call", ctx)
+                o = await hooks.fire("before_llm_call", "llm", self.name, run.id, input={
+                    "model": spec, "messages": messages, "tools": [t["function"]["name"] for t in tools or []]})
+                if o is not None:
                     if o.replaced:
                         return _as_response(o.output, spec)
-                    if isinstance(ctx["input"], dict) and isinstance(ctx["input"].get("messages"), list):
-                        req.messages = ctx["input"]["messages"]
+                    changed = o.ctx["input"]
+                    if isinstance(changed, dict) and isinstance(changed.get("messages"), list):
+                        req.messages = changed["messages"]
                 bus.emit("llm.request", {"agent": self.name, "model": spec, "messages": len(req.messages),
                                          "tools": len(tools or []), "attempt": attempt + 1}, self.name)
                 t0 = time.perf_counter()
@@ -275,11 +273,10 @@ class Agent:
                                               "usage": resp.to_dict()["usage"],
                                               "tool_calls": len(resp.tool_calls),
                                               "duration_ms": round((time.perf_counter() - t0) * 1000, 3)}, self.name)
-                    if hooks.by_point.get("after_llm_call"):
-                        ctx = {"point": "after_llm_call", "component": "llm", "name": self.name, "run_id": run.id,
-                               "input": {"model": spec, "messages": req.messages}, "output": resp.to_dict()}
-                        o = await hooks.run("after_llm_call", ctx)
-                        resp = _as_response(o.output if o.replaced else ctx["output"], spec, resp)
+                    o = await hooks.fire("after_llm_call", "llm", self.name, run.id,
+                                         input={"model": spec, "messages": req.messages}, output=resp.to_dict())
+                    if o is not None:
+                        resp = _as_response(o.output if o.replaced else o.ctx["output"], spec, resp)
                     return resp
                 retryable = getattr(err, "retryable", False)
                 if retryable:
@@ -291,7 +288,7 @@ class Agent:
         assert last is not None
         raise last
 
-    async def _stream(self, provider: Any, req: LLMRequest, on_chunk: Callable[[str], Awaitable[Any]]) -> LLMResponse:
+    async def _stream(self, provider: Provider, req: LLMRequest, on_chunk: Callable[[str], Awaitable[Any]]) -> LLMResponse:
         final: LLMResponse | None = None
         sent = False
         try:
@@ -310,20 +307,18 @@ class Agent:
         return final
 
     # -- the loop ----------------------------------------------------------------
-    async def execute(self, run: "SpellRun", input: Any, *,
+    async def execute(self, run: "RunContext", input: Any, *,
                       on_chunk: Callable[[str], Awaitable[Any]] | None = None,
                       response_format: dict[str, Any] | None = None, keep_history: bool = True) -> dict[str, Any]:
         hooks, bus = run.hooks, run.events
         if not isinstance(input, dict):
             input = {"input": input}
-        if hooks.by_point.get("before_agent_execution"):
-            ctx = {"point": "before_agent_execution", "component": "agent", "name": self.name, "input": input,
-                   "run_id": run.id}
-            o = await hooks.run("before_agent_execution", ctx)
+        o = await hooks.fire("before_agent_execution", "agent", self.name, run.id, input=input)
+        if o is not None:
             if o.replaced:
-                return o.output if isinstance(o.output, dict) else {"output": o.output, "tool_calls": [],
-                                                                    "usage": Usage().to_dict(), "agent": self.name}
-            input = ctx["input"] if isinstance(ctx["input"], dict) else {"input": ctx["input"]}
+                return o.output if isinstance(o.output, dict) else self._replaced(o.output)
+            changed = o.ctx["input"]
+            input = changed if isinstance(changed, dict) else {"input": changed}
         bus.emit("agent.started", {"agent": self.name, "model": self.cfg.model}, self.name)
         attempt = 0
         while True:
@@ -334,27 +329,27 @@ class Agent:
             except asyncio.CancelledError:
                 raise
             except LLMSpellError as e:
-                if hooks.by_point.get("agent_error"):
-                    o = await hooks.run("agent_error", {"point": "agent_error", "component": "agent",
-                                                        "name": self.name, "input": input, "error": e.to_dict(),
-                                                        "run_id": run.id, "attempt": attempt})
-                    if o.retry and attempt < 5:
-                        continue
-                    if o.replaced:
-                        result = {"output": o.output, "tool_calls": [], "usage": Usage().to_dict(), "agent": self.name}
-                        break
+                o = await hooks.fire("agent_error", "agent", self.name, run.id, input=input, error=e.to_dict(),
+                                     attempt=attempt)
+                if o is not None and o.retries(attempt):
+                    continue
+                if o is not None and o.replaced:
+                    result = self._replaced(o.output)
+                    break
                 bus.emit("agent.error", {"agent": self.name, "error": e.to_dict()}, self.name)
                 raise
-        if hooks.by_point.get("after_agent_execution"):
-            ctx = {"point": "after_agent_execution", "component": "agent", "name": self.name, "input": input,
-                   "output": result, "run_id": run.id}
-            o = await hooks.run("after_agent_execution", ctx)
-            result = o.output if o.replaced else ctx["output"]
+        o = await hooks.fire("after_agent_execution", "agent", self.name, run.id, input=input, output=result)
+        if o is not None:
+            result = o.output if o.replaced else o.ctx["output"]
         bus.emit("agent.completed", {"agent": self.name, "usage": result.get("usage") if isinstance(result, dict)
                                      else None}, self.name)
         return result
 
-    async def _turn(self, run: "SpellRun", input: dict[str, Any], on_chunk: Any, response_format: Any,
+    def _replaced(self, output: Any) -> dict[str, Any]:
+        """The result of a turn a hook answered instead of the model."""
+        return {"output": output, "tool_calls": [], "usage": Usage().to_dict(), "agent": self.name}
+
+    async def _turn(self, run: "RunContext", input: dict[str, Any], on_chunk: Any, response_format: Any,
                     keep_history: bool) -> dict[str, Any]:
         text = input.get("input", input.get("text", input.get("prompt")))
         if text is None:
@@ -406,8 +401,9 @@ class Agent:
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
         agent = self
 
-        async def impl(inp: dict[str, Any], ctx: Any) -> Any:
-            res = await agent.execute(ctx.run, {"input": inp["input"], "context": inp.get("context")})
+        async def impl(inp: dict[str, Any], ctx: ToolContext) -> Any:
+            run = cast("RunContext", ctx.run)     # tool contexts are made by runs
+            res = await agent.execute(run, {"input": inp["input"], "context": inp.get("context")})
             return res["output"]
         schema = {"type": "object", "properties": {
             "input": {"type": "string", "description": "the request for this agent"},

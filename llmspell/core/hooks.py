@@ -20,6 +20,10 @@ POINTS = (
 
 HookFn = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 
+# How often a *_error hook may ask to retry one call (tool, agent or workflow)
+# before the error stands: a hook that always says "retry" must not loop forever.
+MAX_RETRIES = 5
+
 
 @dataclass
 class Hook:
@@ -38,6 +42,10 @@ class HookOutcome:
     replaced: bool = False
     output: Any = None
     retry: bool = False
+
+    def retries(self, attempt: int) -> bool:
+        """True when a hook asked to retry and attempt `attempt` may be followed by another."""
+        return self.retry and attempt < MAX_RETRIES
 
 
 @dataclass
@@ -74,6 +82,17 @@ class HookRegistry:
     def list(self) -> list[dict[str, Any]]:
         return [{"id": h.id, "point": h.point, "priority": h.priority}
                 for lst in self.by_point.values() for h in lst]
+
+    async def fire(self, point: str, component: str, name: str, run_id: str,
+                   **fields: Any) -> HookOutcome | None:
+        """Run the hooks at `point` with the context every caller builds the same way:
+        { point, component, name, <fields>, run_id }. None when no hook is registered
+        there, so the common case costs one dict lookup. Handlers may change `input`
+        and `output` in `outcome.ctx`."""
+        if not self.by_point.get(point):
+            return None
+        return await self.run(point, {"point": point, "component": component, "name": name, **fields,
+                                      "run_id": run_id})
 
     async def run(self, point: str, ctx: dict[str, Any]) -> HookOutcome:
         out = HookOutcome(ctx)

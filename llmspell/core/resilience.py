@@ -110,3 +110,42 @@ class Usage:
     def to_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "total_tokens": self.total_tokens, "cost": round(self.cost, 8)}
+
+
+class ProviderGuards:
+    """The circuit breakers and rate limiters every agent of a runtime shares: one
+    breaker and one limiter per provider, one limiter per rate-limited agent.
+
+    `settings_of(provider)` gives a provider's config table (circuit_threshold,
+    circuit_reset, rpm, tpm); `on_circuit(provider, "opened"|"closed")` reports
+    breaker changes (the runtime turns them into events).
+    """
+
+    def __init__(self, settings_of: Callable[[str], dict[str, Any]],
+                 on_circuit: Callable[[str, str], Any] | None = None) -> None:
+        self._settings_of = settings_of
+        self._on_circuit = on_circuit
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._limiters: dict[str, RateLimiter] = {}
+
+    def breaker(self, provider: str) -> CircuitBreaker:
+        b = self._breakers.get(provider)
+        if b is None:
+            s = self._settings_of(provider)
+            b = self._breakers[provider] = CircuitBreaker(
+                provider, int(s.get("circuit_threshold", 5)), float(s.get("circuit_reset", 30.0)), self._on_circuit)
+        return b
+
+    def limiter(self, provider: str) -> RateLimiter:
+        lim = self._limiters.get(provider)
+        if lim is None:
+            s = self._settings_of(provider)
+            lim = self._limiters[provider] = RateLimiter(s.get("rpm"), s.get("tpm"))
+        return lim
+
+    def agent_limiter(self, agent: str, rpm: float | None, tpm: float | None) -> RateLimiter:
+        key = "agent:" + agent
+        lim = self._limiters.get(key)
+        if lim is None:
+            lim = self._limiters[key] = RateLimiter(rpm, tpm)
+        return lim

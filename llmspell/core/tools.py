@@ -10,14 +10,50 @@ import asyncio
 import inspect
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
+from .events import EventBus
+from .hooks import HookRegistry
 
 if TYPE_CHECKING:
-    from ..runtime import SpellRun
+    import httpx
 
-ToolImpl = Callable[..., Any]
+    from ..config import Config
+    from ..config_models import SecurityConfig
+
+
+class ToolCaller(Protocol):
+    """What running a tool needs of the run that calls it (a RunContext has all of it)."""
+    id: str
+    hooks: HookRegistry
+    events: EventBus
+    tool_context: "ToolContext"
+
+
+class ToolContext:
+    """What a tool implementation may use: the configuration and its security
+    policy, the working folder, a shared HTTP client, and the calling run
+    (agent tools run their agent in it)."""
+
+    def __init__(self, config: "Config", cwd: Path, http: Callable[[], "httpx.AsyncClient"],
+                 run: ToolCaller) -> None:
+        self.config = config
+        self.cwd = cwd
+        self.run = run
+        self._http = http
+
+    @property
+    def security(self) -> "SecurityConfig":
+        return self.config.settings.security
+
+    @property
+    def http(self) -> "httpx.AsyncClient":
+        return self._http()
+
+
+ToolImpl = Callable[[dict[str, Any], ToolContext], Any]
 
 
 def _validator(schema: dict[str, Any]) -> Callable[[Any], None]:
@@ -204,20 +240,18 @@ class ToolRegistry:
                 scored.append((1, t))
         return [t.info() for _, t in sorted(scored, key=lambda x: (x[0], x[1].name))]
 
-    async def execute(self, tool: Tool | str, input: Any, run: "SpellRun",
+    async def execute(self, tool: Tool | str, input: Any, run: ToolCaller,
                       caller: str = "spell") -> dict[str, Any]:
+        """Run a tool the one way everyone does: hooks, validation, events, retries."""
         if not isinstance(tool, Tool):
             tool = self.get(tool)
         hooks, bus = run.hooks, run.events
         name = tool.name
-        ctx: dict[str, Any] | None = None
-        if hooks.by_point.get("before_tool_execution"):
-            ctx = {"point": "before_tool_execution", "component": "tool", "name": name,
-                   "input": input, "run_id": run.id, "caller": caller}
-            out = await hooks.run("before_tool_execution", ctx)
-            if out.replaced:
-                return _as_result(out.output, name, 0.0)
-            input = ctx["input"]
+        o = await hooks.fire("before_tool_execution", "tool", name, run.id, input=input, caller=caller)
+        if o is not None:
+            if o.replaced:
+                return _as_result(o.output, name, 0.0)
+            input = o.ctx["input"]
         input = tool.validate(input)
         bus.emit("tool.started", {"tool": name, "input": input, "caller": caller}, name)
         attempts = 0
@@ -232,25 +266,21 @@ class ToolRegistry:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                err = e if isinstance(e, LLMSpellError) else LLMSpellError(2003, f"{name}: {e}")
-                if hooks.by_point.get("tool_error"):
-                    ectx = {"point": "tool_error", "component": "tool", "name": name, "input": input,
-                            "error": err.to_dict(), "run_id": run.id, "attempt": attempts}
-                    o = await hooks.run("tool_error", ectx)
-                    if o.retry and attempts < 5:
-                        continue
-                    if o.replaced:
-                        value = o.output
-                        break
+                err = e if isinstance(e, LLMSpellError) else LLMSpellError(Code.TOOL_EXECUTION_FAILED, f"{name}: {e}")
+                o = await hooks.fire("tool_error", "tool", name, run.id, input=input, error=err.to_dict(),
+                                     attempt=attempts)
+                if o is not None and o.retries(attempts):
+                    continue
+                if o is not None and o.replaced:
+                    value = o.output
+                    break
                 bus.emit("tool.error", {"tool": name, "error": err.to_dict()}, name)
                 raise err from (None if err is e else e)
         result = {"result": value, "metadata": {"tool": name,
                                                 "duration_ms": round((time.perf_counter() - t0) * 1000, 3)}}
-        if hooks.by_point.get("after_tool_execution"):
-            actx = {"point": "after_tool_execution", "component": "tool", "name": name,
-                    "input": input, "output": result, "run_id": run.id, "caller": caller}
-            o = await hooks.run("after_tool_execution", actx)
-            result = _as_result(o.output, name, 0.0) if o.replaced else actx["output"]
+        o = await hooks.fire("after_tool_execution", "tool", name, run.id, input=input, output=result, caller=caller)
+        if o is not None:
+            result = _as_result(o.output, name, 0.0) if o.replaced else o.ctx["output"]
         bus.emit("tool.completed", {"tool": name, "duration_ms": result.get("metadata", {}).get("duration_ms")
                                     if isinstance(result, dict) and isinstance(result.get("metadata"), dict) else None},
                  name)

@@ -9,24 +9,23 @@ execution (checkpointed or not) leaves a run record for `llmspell runs`.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..bridge import LazyView, ScriptFunction
+from ..boundary import LazyView, ScriptFunction
 from ..errors import LLMSpellError
 from .concurrency import gather_or_cancel
+from .hooks import HookOutcome
 from .resilience import backoff_delay
 from .templates import render
 
 if TYPE_CHECKING:
-    from ..runtime import SpellRun
+    from .context import RunContext
 
 STEP_KEYS = {"name", "tool", "agent", "workflow", "run", "input", "output", "when", "retry", "timeout",
              "on_error", "fallback", "description"}
-_counter = itertools.count(1)
 
 
 def _bad(wf: str, msg: str) -> LLMSpellError:
@@ -86,7 +85,7 @@ class Execution:
     run_id: str
     workflow: "Workflow"
     input: Any
-    run: "SpellRun"
+    run: "RunContext"
     checkpoint: bool
     done: dict[str, Any] = field(default_factory=dict)     # checkpointed outputs by step path
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -113,15 +112,15 @@ class Execution:
         except LLMSpellError as e:
             if self.checkpoint:
                 raise
-            self.run.runtime.events.emit("workflow.record_failed", {"run_id": self.run_id, "error": e.message})
+            self.run.events.emit("workflow.record_failed", {"run_id": self.run_id, "error": e.message})
 
 
 class Workflow:
-    def __init__(self, kind: str, spec: dict[str, Any], owner: Any) -> None:
+    def __init__(self, kind: str, spec: dict[str, Any], run: "RunContext") -> None:
         self.kind = kind
-        self.name = str(spec.get("name") or f"{kind}_{next(_counter)}")
+        self.name = str(spec.get("name") or run.next_name(kind))
         self.spec = spec
-        self.owner = owner
+        self.owner = run
         self.on_error = spec.get("on_error", "stop")
         if self.on_error not in ("stop", "continue"):
             raise _bad(self.name, "on_error must be 'stop' or 'continue'")
@@ -179,7 +178,7 @@ class Workflow:
             t.cancel()
         return True
 
-    async def execute(self, run: "SpellRun", input: Any = None, run_id: str | None = None) -> dict[str, Any]:
+    async def execute(self, run: "RunContext", input: Any = None, run_id: str | None = None) -> dict[str, Any]:
         resumed = None
         if run_id is None and self.checkpoint:
             run_id = run.take_resume(self.name)
@@ -211,17 +210,16 @@ class Workflow:
         finally:
             self._tasks.discard(task)
 
-    async def _execute(self, ex: Execution) -> dict[str, Any]:
+    async def _execute(self, ex: Execution, attempt: int = 1) -> dict[str, Any]:
         hooks, bus = ex.run.hooks, ex.run.events
         self._current = ex
         t0 = time.perf_counter()
-        if hooks.by_point.get("before_workflow_execution"):
-            c = {"point": "before_workflow_execution", "component": "workflow", "name": self.name,
-                 "input": ex.input, "run_id": ex.run_id}
-            o = await hooks.run("before_workflow_execution", c)
+        o: HookOutcome | None = await hooks.fire("before_workflow_execution", "workflow", self.name, ex.run_id,
+                                                 input=ex.input)
+        if o is not None:
             if o.replaced:
                 return self._result(ex, o.output, t0)
-            ex.input = c["input"]
+            ex.input = o.ctx["input"]
         bus.emit("workflow.started", {"workflow": self.name, "type": self.kind, "run_id": ex.run_id,
                                       "resumed": bool(ex.done)}, self.name)
         ex.save()
@@ -232,25 +230,22 @@ class Workflow:
         except LLMSpellError as e:
             ex.status = "failed"
             ex.save(final=True)
-            if hooks.by_point.get("workflow_error"):
-                o = await hooks.run("workflow_error", {"point": "workflow_error", "component": "workflow",
-                                                       "name": self.name, "input": ex.input, "error": e.to_dict(),
-                                                       "run_id": ex.run_id})
-                if o.retry:
-                    return await self._execute(ex)
-                if o.replaced:
-                    return self._result(ex, o.output, t0)
+            o = await hooks.fire("workflow_error", "workflow", self.name, ex.run_id, input=ex.input,
+                                 error=e.to_dict(), attempt=attempt)
+            if o is not None and o.retries(attempt):
+                return await self._execute(ex, attempt + 1)
+            if o is not None and o.replaced:
+                return self._result(ex, o.output, t0)
             bus.emit("workflow.failed", {"workflow": self.name, "run_id": ex.run_id, "error": e.to_dict(),
                                          "duration_ms": _ms(t0)}, self.name)
             e.details.setdefault("run_id", ex.run_id)
             raise
         ex.status = "completed"
         result = self._result(ex, output, t0)
-        if hooks.by_point.get("after_workflow_execution"):
-            c = {"point": "after_workflow_execution", "component": "workflow", "name": self.name,
-                 "input": ex.input, "output": result, "run_id": ex.run_id}
-            o = await hooks.run("after_workflow_execution", c)
-            result = o.output if o.replaced else c["output"]
+        o = await hooks.fire("after_workflow_execution", "workflow", self.name, ex.run_id, input=ex.input,
+                             output=result)
+        if o is not None:
+            result = o.output if o.replaced else o.ctx["output"]
         ex.save(final=True)
         bus.emit("workflow.completed", {"workflow": self.name, "run_id": ex.run_id, "duration_ms": _ms(t0),
                                         "steps": len(ex.records)}, self.name)
@@ -280,14 +275,12 @@ class Workflow:
                 self._record(ex, step, key, "skipped", 0.0, None)
                 return None
         inp = await self._input(step, ctx)
-        if hooks.by_point.get("before_workflow_step"):
-            c = {"point": "before_workflow_step", "component": "workflow", "name": step.name,
-                 "workflow": self.name, "input": inp, "run_id": ex.run_id}
-            o = await hooks.run("before_workflow_step", c)
+        o = await hooks.fire("before_workflow_step", "workflow", step.name, ex.run_id, workflow=self.name, input=inp)
+        if o is not None:
             if o.replaced:
                 self._record(ex, step, key, "completed", 0.0, o.output)
                 return o.output
-            inp = c["input"]
+            inp = o.ctx["input"]
         bus.emit("workflow.step.started", {"workflow": self.name, "step": key, "run_id": ex.run_id}, self.name)
         ex.running.add(key)
         t0 = time.perf_counter()
@@ -325,11 +318,10 @@ class Workflow:
             raise
         finally:
             ex.running.discard(key)
-        if hooks.by_point.get("after_workflow_step"):
-            c = {"point": "after_workflow_step", "component": "workflow", "name": step.name, "workflow": self.name,
-                 "input": inp, "output": out, "run_id": ex.run_id}
-            o = await hooks.run("after_workflow_step", c)
-            out = o.output if o.replaced else c["output"]
+        o = await hooks.fire("after_workflow_step", "workflow", step.name, ex.run_id, workflow=self.name,
+                             input=inp, output=out)
+        if o is not None:
+            out = o.output if o.replaced else o.ctx["output"]
         ms = _ms(t0)
         self._record(ex, step, key, "completed", ms, out, attempts=attempt)
         bus.emit("workflow.step.completed", {"workflow": self.name, "step": key, "status": "completed",
@@ -353,7 +345,7 @@ class Workflow:
         if step.kind == "agent":
             agent = step.target
             if isinstance(agent, str):
-                found = run.runtime.agents.get(agent)
+                found = run.agents.get(agent)
                 if found is None:
                     raise LLMSpellError(1001, f"step '{key}': unknown agent {agent!r}")
                 agent = found

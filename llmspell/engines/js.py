@@ -17,14 +17,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..api.registry import REGISTRY, ErrorValue, ObjectRef
-from ..bridge import Handles, LazyView, ScriptFunction
-from ..bridge.dispatch import bind, call_sync, start_eager
+from ..boundary import ErrorValue, Handles, LazyView, ObjectRef, ScriptFunction
+from ..bridge.dispatch import bind, call_sync, settle, start_eager
 from ..errors import LLMSpellError, SpellFailed
-from ..paths import builtins_dir
+from ..paths import builtins_dir, display_path
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from ..runtime import SpellRun
+    from ..api.registry import ApiRegistry
+    from .base import EngineHost
 
 _IMPORT = re.compile(r"""(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\2""")
 _MODULE_SYNTAX = re.compile(r"^\s*(import|export)\b", re.M)
@@ -35,7 +36,7 @@ _FRAME = re.compile(r"\(?([^\s()]+):(\d+):\d+\)?\s*$")
 class JsEngine:
     name = "javascript"
 
-    def __init__(self, run: "SpellRun") -> None:
+    def __init__(self, run: "EngineHost", registry: "ApiRegistry") -> None:
         try:
             import jsbox
         except ImportError:  # pragma: no cover - a dependency
@@ -46,7 +47,7 @@ class JsEngine:
         # many overlapping host calls (Async.all over 100s of branches) are normal here
         self.rt = jsbox.Runtime(memory_limit=sec.max_memory, max_pending_calls=100_000)
         self.handles = Handles()
-        self._functions = REGISTRY.functions
+        self._functions = registry.functions
         self._jobs: asyncio.Queue[Any] | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._job_seq = 0
@@ -70,13 +71,12 @@ class JsEngine:
         b("__write", self._write)
         self.rt.bind_object("__decls", [{"owner": f.owner, "name": f.name, "index": f.index, "waits": f.waits,
                                          "is_async": f.is_async, "is_method": f.is_method} for f in self._functions])
-        from .. import __version__
         self.rt.bind_object("ENGINE", "javascript")
         self.rt.bind_object("VERSION", __version__)
         self.rt.bind_object("params", json.loads(json.dumps(run.params, default=str)))
         self.rt.bind_object("args", list(run.args))
         self.rt.eval((builtins_dir() / "js" / "prelude.js").read_text())
-        names = [g for g in REGISTRY.globals] + ["print", "log", "ioWrite"]
+        names = list(registry.globals) + ["print", "log", "ioWrite"]
         exports = "\n".join(f"export const {g} = globalThis.{g};" for g in names)
         self.rt.add_static_module("llmspell", exports + "\nexport default { " + ", ".join(names) + " };\n")
 
@@ -172,18 +172,10 @@ class JsEngine:
     async def _await(self, token: int) -> list[Any]:
         f, task = self._waiting.pop(token)
         try:
-            value = await task
-            return [True, self.to_js(value)]
-        except LLMSpellError as e:
-            return [False, self._err(e)]
-        except asyncio.CancelledError:
-            raise
-        except (asyncio.TimeoutError, TimeoutError):
-            return [False, self._err(LLMSpellError(6007, f"{f.public}: timed out"))]
-        except Exception as e:
-            return [False, self._err(LLMSpellError(6009, f"{f.public}: {type(e).__name__}: {e}"))]
+            ok, value = await settle(f, self.run, task)
         finally:
             self._inflight -= 1
+        return [True, self.to_js(value)] if ok else [False, self._err(value)]
 
     async def call_batch(self, ref: Any, calls: list[tuple[Any, ...]]) -> list[Any]:
         """Call one JS function once per argument tuple, in order, in a single job.
@@ -254,7 +246,7 @@ class JsEngine:
                                   type_="SecurityViolation")
             if not os.path.isfile(target):
                 raise SpellFailed(4002, f"import '{spec}': module not found ({target})", source=name)
-            canon = _display(target)
+            canon = display_path(target)
             if canon not in self._modules:
                 self._register(canon, Path(target).read_text(encoding="utf-8"), target)
             return f"{m.group(1)}{m.group(2)}{canon}{m.group(2)}"
@@ -415,7 +407,3 @@ class JsEngine:
             self._eval.cancel()
         self.handles.clear()
 
-
-def _display(path: str) -> str:
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel

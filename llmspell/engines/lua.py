@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import lupa.lua54 as lupa
 
-from ..api.registry import REGISTRY, ErrorValue, ObjectRef
-from ..bridge import Handles, LazyView, ScriptFunction
+from ..boundary import ErrorValue, Handles, LazyView, ObjectRef, ScriptFunction
 from ..bridge.dispatch import bind, call_async, call_sync
 from ..errors import LLMSpellError, SpellFailed
-from ..paths import builtins_dir
+from ..paths import builtins_dir, display_path
+from ..version import __version__
 
 if TYPE_CHECKING:
-    from ..runtime import SpellRun
+    from ..api.registry import ApiRegistry
+    from .base import EngineHost
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _lua_type = lupa.lua_type
@@ -36,18 +37,16 @@ def _deny_attributes(obj: Any, attr: Any, is_setting: bool) -> Any:
 class LuaEngine:
     name = "lua"
 
-    def __init__(self, run: "SpellRun") -> None:
+    def __init__(self, run: "EngineHost", registry: "ApiRegistry") -> None:
         self.run = run
         sec = run.config.settings.security
         self.lua = lupa.LuaRuntime(unpack_returned_tuples=True, register_eval=False,
                                    register_builtins=False, max_memory=sec.max_memory,
                                    attribute_filter=_deny_attributes)
-        g = self.lua.globals()
-        for name in ("python",):
-            g[name] = None
+        self.lua.globals()["python"] = None
         self.handles = Handles()
         self._calls = 0
-        self._functions = REGISTRY.functions
+        self._functions = registry.functions
         host = self.lua.table_from({
             "call": self._call_sync, "check": self._check_time, "load_module": self._load_module,
             "timeout_message": lambda: run.timeout_message(),
@@ -64,20 +63,16 @@ class LuaEngine:
         self.m.install(self.lua.table_from(decls))
         self.env = self.m.env
         self.env.ENGINE = "lua"
-        from .. import __version__
         self.env.VERSION = __version__
         self._new_object = self.m.new_object
         self._make_error = self.m.make_error
         self._table = self.lua.table_from
         self._new_view = self.m.new_view
+        self._spawn = self.m.spawn
+        self._REQ = self.m.REQ
         self.env.params = self.to_lua(run.params)
         self.env.args = self.to_lua(list(run.args))
         self.m.sugar()
-        self._spawn = self.m.spawn
-        self._new_object = self.m.new_object
-        self._make_error = self.m.make_error
-        self._REQ = self.m.REQ
-        self._table = self.lua.table_from
 
     # -- limits ---------------------------------------------------------------
     def _check_time(self) -> bool:
@@ -101,8 +96,7 @@ class LuaEngine:
                     return False, self._err(LLMSpellError(4006, f"require: {name!r} resolves outside the spell's folder"))
                 with open(real, encoding="utf-8") as f:
                     src = f.read()
-                disp = os.path.relpath(real) if not os.path.relpath(real).startswith("..") else real
-                return True, src, "@" + disp
+                return True, src, "@" + display_path(real)
         return False, self._err(LLMSpellError(4002, f"require: module {name!r} not found next to the spell "
                                 f"(looked for {rel}.lua in {base})"))
 

@@ -3,9 +3,12 @@ OpenAI-compatible server) and local (llama-cpp-python)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import LLMSpellError
+
+if TYPE_CHECKING:
+    from .base import Provider
 
 # Provider names litellm understands natively; anything else with a base_url is
 # treated as an OpenAI-compatible server.
@@ -16,12 +19,14 @@ LITELLM_NATIVE = {"openai", "azure", "anthropic", "ollama", "ollama_chat", "groq
 
 
 def provider_settings(config: Any, name: str) -> dict[str, Any]:
-    v = config.get(f"providers.{name}", masked=False)
-    return dict(v) if isinstance(v, dict) else {}
+    """The `[providers.NAME]` table (unmasked; a copy the caller may change), {} if none."""
+    import copy
+    return copy.deepcopy(config.settings.providers.tables.get(name) or {})
 
 
-def resolve_provider(spec: str, config: Any, agent_cfg: Any = None) -> tuple[Any, str, str]:
-    """'provider/model' → (provider object, model name, provider name)."""
+def resolve_provider(spec: str, config: Any, agent_cfg: Any = None) -> tuple["Provider", str, str]:
+    """'provider/model' → (the provider, model name, provider name); every kind
+    implements the `base.Provider` protocol agents call."""
     if not isinstance(spec, str) or "/" not in spec:
         raise LLMSpellError(1004, f"model must look like 'provider/model', got {spec!r}")
     pname, model = spec.split("/", 1)

@@ -19,9 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
-from ..errors import LLMSpellError
-from ..runtime import ENGINES, Runtime, SpellRun
+from ..engines import ENGINES
+from ..errors import Code, LLMSpellError
+from ..paths import display_path
+from ..runtime import Runtime, SpellRun
+from .history import JobHistory
+from .http import start_http
 from .jobs import Job, JobRunner
+from .metrics import Metrics
 
 
 class Clock:
@@ -37,10 +42,11 @@ class Clock:
 
 
 class Daemon:
+    """Resident spells and their jobs; implements the operations `http.DaemonControl` serves."""
+
     def __init__(self, runtime: Runtime, targets: list[str], *, clock: Clock | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         self.rt = runtime
-        runtime.daemon = self
         self.events = runtime.events
         self.cfg = runtime.config.settings.serve
         self.targets = targets
@@ -50,16 +56,14 @@ class Daemon:
         self.jobs: dict[str, Job] = {}
         self.pending: dict[SpellRun, list[Job]] = {}    # registered while a spell loads
         self.webhooks: dict[str, Job] = {}
-        self.runner = JobRunner(self)
-        self.inflight: set[asyncio.Task[Any]] = set()
-        self.stopping = False
+        self.metrics = Metrics()
+        self.history = JobHistory(lambda: runtime.kv("jobs"), self.cfg.history, self.metrics, self.log)
+        self.runner = JobRunner(self.events, self.history, lambda job: self.jobs.get(job.name) is job)
         self.started = time.time()
         self.port = self.cfg.port
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self.reloads: list[dict[str, Any]] = []
-        from .metrics import Metrics
-        self.metrics = Metrics()
+        self._reloads: list[dict[str, Any]] = []
 
     # -- spells -------------------------------------------------------------------
     def spell_files(self) -> list[Path]:
@@ -71,26 +75,24 @@ class Daemon:
             elif p.is_file():
                 files.append(p)
             else:
-                raise LLMSpellError(4002, f"serve: no spell or folder at {t}", type_="NotFound")
+                raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"serve: no spell or folder at {t}")
         return files
 
     async def load(self, path: Path) -> bool:
         """Run a spell's top level and make its registrations live; on failure
         keep whatever version was running before."""
         key = str(path.resolve())
-        display = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else str(path)
-        run = SpellRun(self.rt, engine=ENGINES[path.suffix.lower()], params={}, args=[],
-                       spell_dir=str(path.resolve().parent), display=display)
-        run.limit = self.rt.config.settings.security.max_execution_time
+        display = display_path(path)
+        run = self.rt.open_spell(path, job_sink=self.register_job)
         self.pending[run] = []
         try:
-            await run.execute(lambda e: e.load_file(str(path), display), keep=True)
+            await run.execute(keep=True)
         except LLMSpellError as e:
             self.pending.pop(run, None)
             run.finish()
             old = " (the previous version keeps running)" if key in self.spells else ""
             self.log(f"error: cannot load {display}: {e.located()}{old}")
-            self.reloads.append({"spell": display, "ok": False, "error": e.located(), "at": time.time()})
+            self._reloads.append({"spell": display, "ok": False, "error": e.located(), "at": time.time()})
             self.events.emit("spell.load_failed", {"spell": display, "error": e.to_dict()}, display)
             return False
         run.deadline = float("inf")
@@ -101,7 +103,7 @@ class Daemon:
         self.spells[key] = run
         for job in new_jobs:
             self._activate(job)
-        self.reloads.append({"spell": display, "ok": True, "jobs": [j.name for j in new_jobs], "at": time.time()})
+        self._reloads.append({"spell": display, "ok": True, "jobs": [j.name for j in new_jobs], "at": time.time()})
         self.log(f"loaded {display}: {len(new_jobs)} job(s)" + (" (reloaded)" if old else ""))
         return True
 
@@ -114,7 +116,9 @@ class Daemon:
         run.finish()
 
     # -- jobs ---------------------------------------------------------------------
-    def register_job(self, run: SpellRun, spec: dict[str, Any]) -> None:
+    def register_job(self, run: Any, spec: dict[str, Any]) -> None:
+        """The job sink of every resident spell: `Scheduler.register` lands here."""
+        assert isinstance(run, SpellRun)
         job = Job.from_spec(run, spec, self.cfg.job_timeout)
         if run in self.pending:
             self.pending[run].append(job)
@@ -135,8 +139,7 @@ class Daemon:
         elif kind == "every":
             job.tasks.append(self._supervise(job, self._every_loop))
         elif kind == "event":
-            sid = self.events.subscribe(str(t["event"]), lambda ev, j=job: self._fire_event(j, ev), owner=job)
-            job.trigger_sub = sid  # type: ignore[attr-defined]
+            self.events.subscribe(str(t["event"]), lambda ev, j=job: self._fire_event(j, ev), owner=job)
         elif kind == "webhook":
             self.webhooks[str(t["webhook"])] = job
         elif kind == "watch":
@@ -216,22 +219,41 @@ class Daemon:
                 if change in kinds and fnmatch.fnmatch(os.path.basename(path), pattern) and os.path.isfile(path):
                     self.runner.fire(job, {"trigger": "watch", "path": path, "change": kinds[change]}, "watch")
 
-    def record(self, job: Job, rec: dict[str, Any]) -> None:
-        """Persist one run of a job (kept: the newest `serve.history`)."""
-        job.last = {k: rec.get(k) for k in ("run_id", "status", "started", "finished", "duration_ms")}
-        self.metrics.observe(job.name, rec)
-        kv = self.rt.kv("jobs")
-        kv.set(f"{job.name}\x1f{rec['started']:017.6f}\x1f{rec['run_id']}", rec)
-        keys = kv.list(job.name + "\x1f")
-        for k in keys[: max(0, len(keys) - self.cfg.history)]:
-            kv.delete(k)
-        if rec["status"] == "failed":
-            err = rec.get("error") or {}
-            self.log(f"job {job.name} failed: [{err.get('code')}] {err.get('message')}")
+    # -- what the HTTP side serves (http.DaemonControl) -----------------------------
+    @property
+    def stopping(self) -> bool:
+        return self.runner.stopping
 
-    def history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
-        kv = self.rt.kv("jobs")
-        return [v for _, v in kv.items(name + "\x1f")][-limit:][::-1]
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "spells": len(self.spells), "jobs": len(self.jobs),
+                "uptime": round(time.time() - self.started, 3)}
+
+    def metrics_text(self) -> bytes:
+        return self.metrics.render()
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        return [j.info() for j in sorted(self.jobs.values(), key=lambda j: j.name)]
+
+    def job_runs(self, name: str, limit: int = 50) -> list[dict[str, Any]] | None:
+        runs = self.history.runs(name, limit)
+        return runs if runs or name in self.jobs else None
+
+    def trigger(self, name: str, payload: Any) -> dict[str, Any] | None:
+        job = self.jobs.get(name)
+        if job is None:
+            return None
+        rid = self.runner.fire(job, {"trigger": "manual", "body": payload}, "manual")
+        return {"job": name, "run_id": rid, "status": "started" if rid else "skipped"}
+
+    def webhook(self, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        job = self.webhooks.get(path)
+        if job is None:
+            return None
+        rid = self.runner.fire(job, data, "webhook")
+        return {"job": job.name, "run_id": rid, "status": "started" if rid else "skipped"}
+
+    def reloads(self) -> list[dict[str, Any]]:
+        return self._reloads[-50:]
 
     # -- lifecycle ------------------------------------------------------------------
     async def run(self) -> None:
@@ -244,8 +266,7 @@ class Daemon:
         files = self.spell_files()
         for f in files:
             await self.load(f)
-        from .http import start_http
-        site = await start_http(self)
+        site, self.port = await start_http(self, self.cfg.host, self.cfg.port, self.cfg.token)
         self._write_state()
         self.log(f"llmspell serve: {len(self.spells)} spell(s), {len(self.jobs)} job(s), "
                  f"http://{self.cfg.host}:{self.port}")
@@ -253,7 +274,7 @@ class Daemon:
             self._tasks.append(loop.create_task(self._reload_loop(files)))
         # like a run, the daemon lets go of the database while idle, so `llmspell state …`
         # from another terminal gets a turn
-        self._tasks.append(loop.create_task(self.rt._release_when_idle()))
+        self._tasks.append(loop.create_task(self.rt.release_when_idle()))
         await self._stop.wait()
         await self.shutdown(site)
 
@@ -272,7 +293,7 @@ class Daemon:
 
     async def shutdown(self, site: Any) -> None:
         """Stop accepting, let running jobs finish within the grace period, then cancel."""
-        self.stopping = True
+        self.runner.stopping = True
         self.log("llmspell serve: stopping")
         await site.cleanup()
         for job in list(self.jobs.values()):
@@ -280,7 +301,7 @@ class Daemon:
                 t.cancel()
         for t in self._tasks:
             t.cancel()
-        running = [t for t in self.inflight if not t.done()]
+        running = [t for t in self.runner.inflight if not t.done()]
         if running:
             self.log(f"waiting up to {self.cfg.grace:g}s for {len(running)} running job(s)")
             done, still = await asyncio.wait(running, timeout=self.cfg.grace)

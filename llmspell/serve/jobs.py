@@ -12,16 +12,17 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..bridge import ScriptFunction
+from ..boundary import ScriptFunction
 from ..core.agents import Agent
+from ..core.events import EventBus
 from ..core.workflows import Workflow
 from ..errors import LLMSpellError
 
 if TYPE_CHECKING:
     from ..runtime import SpellRun
-    from .daemon import Daemon
+    from .history import JobHistory
 
 
 def summarize(value: Any, limit: int = 300) -> Any:
@@ -77,17 +78,25 @@ def _plain(d: dict[str, Any]) -> dict[str, Any]:
 
 
 class JobRunner:
-    """Fires jobs: overlap policy, jitter, per-run limit, history, metrics, restarts."""
+    """Fires jobs: overlap policy, jitter, per-run limit, history, restarts.
 
-    def __init__(self, daemon: "Daemon") -> None:
-        self.daemon = daemon
+    It owns the firings in flight (`inflight`, awaited on shutdown) and the
+    `stopping` switch; `is_current(job)` tells whether a job is still the live
+    one of its name (a restart of a replaced job does not happen)."""
+
+    def __init__(self, events: EventBus, history: "JobHistory", is_current: Callable[[Job], bool]) -> None:
+        self.events = events
+        self.history = history
+        self.is_current = is_current
+        self.inflight: set[asyncio.Task[Any]] = set()
+        self.stopping = False
 
     def fire(self, job: Job, trigger: dict[str, Any], source: str) -> str | None:
         """Start a firing (or queue or skip it, by the overlap policy); returns its run id."""
         rid = uuid.uuid4().hex[:12]
         data = {**trigger, "job": job.name, "source": source, "run_id": rid, "fired_at": time.time()}
         if job.running and job.overlap == "skip":
-            self.daemon.record(job, {"run_id": rid, "status": "skipped", "source": source, "started": time.time(),
+            self._record(job, {"run_id": rid, "status": "skipped", "source": source, "started": time.time(),
                                      "finished": time.time(), "reason": "previous run still going"})
             return None
         if job.running and job.overlap == "queue":
@@ -102,22 +111,21 @@ class JobRunner:
         job.running += 1
         task = asyncio.get_running_loop().create_task(self._run(job, data, source))
         job.runs.add(task)
-        self.daemon.inflight.add(task)
+        self.inflight.add(task)
 
         def done(t: asyncio.Task[Any]) -> None:
             job.runs.discard(t)
-            self.daemon.inflight.discard(t)
+            self.inflight.discard(t)
         task.add_done_callback(done)
 
     async def _run(self, job: Job, data: dict[str, Any], source: str, attempt: int = 1) -> None:
         rid = data["run_id"]
         rec: dict[str, Any] = {"run_id": rid, "status": "running", "source": source, "started": time.time(),
                                "attempt": attempt}
-        d = self.daemon
         try:
             if job.jitter:
                 await asyncio.sleep(random.uniform(0, job.jitter))
-            d.events.emit("schedule.fired", {"job": job.name, "run_id": rid, "source": source}, job.name)
+            self.events.emit("schedule.fired", {"job": job.name, "run_id": rid, "source": source}, job.name)
             t0 = time.perf_counter()
             usage_before = job.owner.usage_total()
             try:
@@ -137,17 +145,21 @@ class JobRunner:
                 used = job.owner.usage_total()
                 rec["usage"] = {"tokens": used.total_tokens - usage_before.total_tokens,
                                 "cost": round(used.cost - usage_before.cost, 8)}
-                d.record(job, rec)
+                self._record(job, rec)
         finally:
             job.running -= 1
-            if job.queue is not None and not job.queue.empty() and not d.stopping:
+            if job.queue is not None and not job.queue.empty() and not self.stopping:
                 nxt, src = job.queue.get_nowait()
                 self._start(job, nxt, src)
-        if rec["status"] == "failed" and job.restart and not d.stopping:
+        if rec["status"] == "failed" and job.restart and not self.stopping:
             await asyncio.sleep(min(1.0, 0.1 * 2 ** (attempt - 1)))    # restart within 1 s, backing off
-            if not d.stopping and job.name in d.jobs and d.jobs[job.name] is job:
+            if not self.stopping and self.is_current(job):
                 job.running += 1
                 await self._run(job, {**data, "run_id": uuid.uuid4().hex[:12]}, "restart", attempt + 1)
+
+    def _record(self, job: Job, rec: dict[str, Any]) -> None:
+        job.last = {k: rec.get(k) for k in ("run_id", "status", "started", "finished", "duration_ms")}
+        self.history.record(job.name, rec)
 
     async def _invoke(self, job: Job, data: dict[str, Any]) -> Any:
         run, spec = job.owner, job.spec

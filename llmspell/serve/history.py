@@ -1,0 +1,34 @@
+"""Job run records of the daemon: persisted per job (newest `serve.history` kept),
+counted in the metrics, failures logged."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from ..storage import KV
+    from .metrics import Metrics
+
+
+class JobHistory:
+    def __init__(self, kv: Callable[[], "KV"], keep: int, metrics: "Metrics", log: Callable[[str], None]) -> None:
+        self._kv = kv          # opened per use: the daemon lets go of the database while idle
+        self.keep = keep
+        self.metrics = metrics
+        self.log = log
+
+    def record(self, job: str, rec: dict[str, Any]) -> None:
+        """Persist one run of `job` and drop the oldest beyond `keep`."""
+        self.metrics.observe(job, rec)
+        kv = self._kv()
+        kv.set(f"{job}\x1f{rec['started']:017.6f}\x1f{rec['run_id']}", rec)
+        keys = kv.list(job + "\x1f")
+        for k in keys[: max(0, len(keys) - self.keep)]:
+            kv.delete(k)
+        if rec["status"] == "failed":
+            err = rec.get("error") or {}
+            self.log(f"job {job} failed: [{err.get('code')}] {err.get('message')}")
+
+    def runs(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest `limit` runs of `job`, newest first."""
+        return [v for _, v in self._kv().items(job + "\x1f")][-limit:][::-1]
