@@ -119,8 +119,8 @@ def script_error(exc: BaseException, where: str, *, debug: bool = False) -> LLMS
     if isinstance(exc, (asyncio.CancelledError, MemoryError, KeyboardInterrupt, SystemExit)):
         raise exc
     if isinstance(exc, TimeoutError):
-        return LLMSpellError(Code.TIMEOUT, f"{where}: timed out")
+        return LLMSpellError(Code.SYSTEM_TIMEOUT, f"{where}: timed out")
     if debug:
         import traceback
         traceback.print_exception(exc)
-    return LLMSpellError(Code.INTERNAL_ERROR, f"{where}: {type(exc).__name__}: {exc}")
+    return LLMSpellError(Code.SYSTEM_INTERNAL_ERROR, f"{where}: {type(exc).__name__}: {exc}")

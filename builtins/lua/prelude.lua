@@ -6,15 +6,14 @@
 -- `loadfile`, `string.dump` or binary chunks.
 local host = ...
 
-local co_create, co_resume, co_yield, co_status, co_running, co_close, co_isyieldable =
-  coroutine.create, coroutine.resume, coroutine.yield, coroutine.status,
-  coroutine.running, coroutine.close, coroutine.isyieldable
+local co_create, co_resume, co_yield, co_status =
+  coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local sethook, getinfo, traceback = debug.sethook, debug.getinfo, debug.traceback
 local raw_pcall, raw_xpcall, raw_error, raw_load = pcall, xpcall, error, load
 local raw_setmetatable, raw_getmetatable, raw_type, raw_select = setmetatable, getmetatable, type, select
-local raw_tostring, raw_rawget, raw_pairs, raw_next = tostring, rawget, pairs, next
+local raw_tostring, raw_rawget, raw_pairs = tostring, rawget, pairs
 local pack, unpack, concat = table.pack, table.unpack, table.concat
-local sfind, ssub, smatch, sformat = string.find, string.sub, string.match, string.format
+local sfind, ssub, smatch = string.find, string.sub, string.match
 
 local host_call, host_check, host_module = host.call, host.check, host.load_module
 local HOOK_EVERY = host.hook_every or 10000
@@ -349,7 +348,5 @@ function M.spawn(fn, args)
 end
 M.REQ = REQ
 M.is_fatal = is_fatal
-
-function M.debug_info(level) return where(level) end
 
 return M
