@@ -23,7 +23,8 @@ from .errors import Code, LLMSpellError
 HANDLE = "__handle"     # a table standing for a Python object: its handle id
 CLASS = "__class"       # ...and the script class it presents (Tool, Agent, …)
 VIEW = "__view"         # a LazyView's handle id
-FNREF = "__fnref"       # a JS function held by reference
+FNREF = "__fnref"       # a JS function handed back to JS by reference
+FN = "__fn"             # a JS function handed to Python (its reference id)
 ERROR = "__err"         # an error table to raise or present as an error object
 ERROR_FLAG = "__error"  # set on error objects coming back from JS
 

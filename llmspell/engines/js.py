@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..boundary import ErrorValue, Handles, LazyView, ObjectRef, ScriptFunction
+from ..boundary import (CLASS, ERROR, ERROR_FLAG, FN, FNREF, HANDLE, VIEW, ErrorValue, Handles, LazyView, ObjectRef,
+                        ScriptFunction)
 from ..bridge.dispatch import bind, call_sync, settle, start_eager
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir, display_path
@@ -88,15 +89,15 @@ class JsEngine:
         if isinstance(v, dict):
             if not v:
                 return v
-            if "__fn" in v and len(v) == 1:
-                return ScriptFunction(self, v["__fn"])
-            if "__handle" in v and len(v) == 1:
-                return self.handles.get(v["__handle"])
-            if "__view" in v and len(v) == 1:
-                view = self.handles.get(v["__view"])
+            if FN in v and len(v) == 1:
+                return ScriptFunction(self, v[FN])
+            if HANDLE in v and len(v) == 1:
+                return self.handles.get(v[HANDLE])
+            if VIEW in v and len(v) == 1:
+                view = self.handles.get(v[VIEW])
                 return view.data if isinstance(view, LazyView) else None
-            if v.get("__error") is True:
-                return {k: x for k, x in v.items() if k != "__error" and x is not None}
+            if v.get(ERROR_FLAG) is True:
+                return {k: x for k, x in v.items() if k != ERROR_FLAG and x is not None}
             return {k: self.to_py(x, depth + 1) for k, x in v.items()}
         if isinstance(v, list):
             return [self.to_py(x, depth + 1) for x in v]
@@ -115,20 +116,20 @@ class JsEngine:
             conv = self.to_js
             return [x if type(x) in _PLAIN else conv(x) for x in v]
         if isinstance(v, ErrorValue):
-            return {"__err": dict(v)}
+            return {ERROR: dict(v)}
         if isinstance(v, dict):
             return {str(k): self.to_js(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [self.to_js(x) for x in v]
         if isinstance(v, ObjectRef):
-            return {"__class": v.cls, "__handle": self.handle(v.obj),
+            return {CLASS: v.cls, HANDLE: self.handle(v.obj),
                     **{k: self.to_js(x) for k, x in v.fields.items()}}
         if isinstance(v, LazyView):
-            return {"__view": self.handle(v)}
+            return {VIEW: self.handle(v)}
         if isinstance(v, ScriptFunction) and v.engine is self:
-            return {"__fnref": v.ref}
+            return {FNREF: v.ref}
         if isinstance(v, LLMSpellError):
-            return {"__err": v.to_dict()}
+            return {ERROR: v.to_dict()}
         if isinstance(v, bytes):
             return v.decode("utf-8", "replace")
         if hasattr(v, "isoformat"):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import lupa.lua54 as lupa
 
-from ..boundary import ErrorValue, Handles, LazyView, ObjectRef, ScriptFunction
+from ..boundary import HANDLE, VIEW, ErrorValue, Handles, LazyView, ObjectRef, ScriptFunction
 from ..bridge.dispatch import bind, call_async, call_sync
 from ..errors import LLMSpellError, SpellFailed
 from ..paths import builtins_dir, display_path
@@ -106,10 +106,10 @@ class LuaEngine:
         if t is None:
             return v
         if t == "table":
-            h = v["__handle"]
+            h = v[HANDLE]
             if h is not None:
                 return self.handles.get(h)
-            h = v["__view"]
+            h = v[VIEW]
             if h is not None:
                 view = self.handles.get(h)
                 return view.data if isinstance(view, LazyView) else None
