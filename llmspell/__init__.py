@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from .core.tools import Tool
 from .errors import ConfigError, LLMSpellError, SpellFailed, UsageError

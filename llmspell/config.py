@@ -1,4 +1,9 @@
-"""Configuration: pydantic models, the layered loader and secret masking.
+"""Configuration: the layered loader, validation (cached) and secret masking.
+
+The settings are typed: `Config.settings` is a `config_models.Settings`
+(standard-library dataclasses declared once in config_models.py). pydantic
+validates a configuration the first time it is seen; the result is cached, so
+an unchanged configuration is rebuilt without importing pydantic.
 
 Precedence (later wins): built-in defaults < ~/.config/llmspell/llmspell.toml <
 nearest ./llmspell.toml up the tree < --config FILE < LLMSPELL_* env < flags.
@@ -10,39 +15,13 @@ import json
 import os
 import re
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-
+from .config_models import Settings, build, is_tables, route, section_type, to_plain
 from .errors import ConfigError
-
-_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-          "kib": 1024, "mib": 1024**2, "gib": 1024**3}
-_DUR = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-def parse_size(v: Any) -> int:
-    """'256MB' → bytes. Plain numbers are bytes."""
-    if isinstance(v, bool):
-        raise ValueError("expected a size like '256MB'")
-    if isinstance(v, (int, float)):
-        return int(v)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(v))
-    if not m or m.group(2).lower() not in _UNITS | {"": 1}:
-        raise ValueError("expected a size like '256MB', '1GiB' or a number of bytes")
-    return int(float(m.group(1)) * _UNITS.get(m.group(2).lower(), 1))
-
-
-def parse_duration(v: Any) -> float:
-    """'300s', '5m', '250ms' → seconds. Plain numbers are seconds."""
-    if isinstance(v, bool):
-        raise ValueError("expected a duration like '30s'")
-    if isinstance(v, (int, float)):
-        return float(v)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(v))
-    if not m:
-        raise ValueError("expected a duration like '300s', '5m', '250ms' or a number of seconds")
-    return float(m.group(1)) * _DUR[m.group(2) or "s"]
+from .version import __version__
 
 
 class Config:
@@ -52,7 +31,7 @@ class Config:
         self.raw = data
         self.root = root
         self.sources = sources
-        self.settings = _validate(data, sources)
+        self.settings: Settings = _validate(data, sources)
 
     def resolve(self, p: str | Path) -> Path:
         """Paths in config are relative to the project root (the config's folder)."""
@@ -64,7 +43,9 @@ class Config:
         return self.resolve(self.settings.storage.path)
 
     def get(self, dotted: str | None = None, *, masked: bool = True) -> Any:
-        value: Any = json.loads(json.dumps(self.settings))
+        """A value of the settings by dotted key, as plain JSON data in the TOML's
+        shape (`providers.openai` is that table); None when absent."""
+        value: Any = to_plain(self.settings)
         if dotted:
             for part in dotted.split("."):
                 if isinstance(value, dict) and part in value:
@@ -214,25 +195,24 @@ def load_config(
     return Config(merged, root, sources)
 
 
-class View(dict):  # type: ignore[type-arg]
-    """Validated config data with attribute access (`settings.security.max_memory`)."""
+def _models_stamp() -> str:
+    """Changes whenever the declaration of the settings (or their units) changes."""
+    import hashlib
+    h = hashlib.sha256(__version__.encode())
+    for name in ("config_models.py", "units.py"):
+        h.update(Path(__file__).with_name(name).read_bytes())
+    return h.hexdigest()
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            v = self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-        return View(v) if isinstance(v, dict) and not isinstance(v, View) else v
 
-    def model_dump(self, mode: str = "json") -> dict[str, Any]:
-        return json.loads(json.dumps(self))
+def _json_default(o: Any) -> Any:
+    """TOML dates and times become ISO strings (as pydantic's JSON mode writes them)."""
+    return o.isoformat() if hasattr(o, "isoformat") else str(o)
 
 
 def _cache_path(data: dict[str, Any]) -> Path | None:
     import hashlib
-    from . import __version__
     try:
-        stamp = f"{__version__}:{Path(__file__).with_name('config_models.py').stat().st_mtime_ns}"
+        stamp = _models_stamp()
         digest = hashlib.sha256((stamp + json.dumps(data, sort_keys=True, default=str)).encode()).hexdigest()[:32]
     except (OSError, TypeError, ValueError):
         return None
@@ -240,59 +220,84 @@ def _cache_path(data: dict[str, Any]) -> Path | None:
     return base / f"{digest}.json"
 
 
-def _validate(data: dict[str, Any], sources: list[str]) -> View:
-    """Validate with pydantic, or reuse the result of validating identical input before."""
+def _validate(data: dict[str, Any], sources: list[str]) -> Settings:
+    """Validate with pydantic, or rebuild the result of validating identical input before."""
     cache = _cache_path(data)
     if cache is not None:
         try:
-            return View(json.loads(cache.read_text()))
-        except (OSError, ValueError):
+            return build(Settings, json.loads(cache.read_text()))
+        except (OSError, ValueError, TypeError):
             pass
-    from pydantic import ValidationError
-    from .config_models import Settings
+    from pydantic import TypeAdapter, ValidationError
     try:
-        normalized = Settings.model_validate(data).model_dump(mode="json")
+        checked = TypeAdapter(Settings).validate_python(route(Settings, data))
     except ValidationError as e:
-        lines = []
-        for err in e.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            value = err.get("input")
-            if is_secret_name(key):
-                value = mask_value(value)
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                section = key.rsplit(".", 1)[0] if "." in key else ""
-                model = _model_at(section)
-                allowed = ", ".join(model.model_fields) if model else ""
-                msg = f"unknown key (allowed here: {allowed})"
-            elif err["type"] == "literal_error":
-                msg = f"not allowed; {msg[0].lower()}{msg[1:]}"
-            lines.append(f"{key} = {json.dumps(value, default=str)}: {msg}")
-        where = sources[-1] if len(sources) > 1 else "defaults"
-        raise ConfigError("invalid configuration (" + where + "):\n  " + "\n  ".join(lines)) from None
+        raise ConfigError(_invalid(e, sources)) from None
+    # settings are always rebuilt from this JSON, cache hit or not: both paths give the same
+    normalized = json.loads(json.dumps(to_plain(checked), default=_json_default))
     if cache is not None:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(normalized))
-            os.replace(tmp, cache)
-        except OSError:
-            pass
-    return View(normalized)
+        _write_private(cache, json.dumps(normalized))
+    return build(Settings, normalized)
 
 
-def _model_at(section: str) -> Any:
-    from pydantic import BaseModel
-    from .config_models import Settings
-    model: Any = Settings
-    if not section:
-        return model
-    for part in section.split("."):
-        field = model.model_fields.get(part)
-        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
-            return None
-        model = field.annotation
-    return model
+def _write_private(path: Path, text: str) -> None:
+    """Atomically, readable by the owner only (the values may hold expanded secrets)."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _invalid(e: Any, sources: list[str]) -> str:
+    """The message of a pydantic ValidationError: key = value: what is wrong (or allowed)."""
+    lines = []
+    for err in e.errors():
+        key, free_form = _toml_key(err["loc"])
+        value = err.get("input")
+        if free_form or is_secret_name(key):      # a provider's table may be all secrets
+            value = mask_value(value)
+        msg = err["msg"]
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            section = key.rsplit(".", 1)[0] if "." in key else ""
+            allowed = ", ".join(_allowed_keys(section))
+            msg = f"unknown key (allowed here: {allowed})"
+        elif err["type"] == "literal_error":
+            msg = f"not allowed; {msg[0].lower()}{msg[1:]}"
+        lines.append(f"{key} = {json.dumps(value, default=str)}: {msg}")
+    where = sources[-1] if len(sources) > 1 else "defaults"
+    return "invalid configuration (" + where + "):\n  " + "\n  ".join(lines)
+
+
+def _toml_key(loc: Any) -> tuple[str, bool]:
+    """pydantic's error location → (the dotted key as written in TOML, whether it is
+    inside a free-form sub table). A section's `sub_tables()` field is not part of
+    the key: `providers.openai`, not `providers.tables.openai`."""
+    cls: Any = Settings
+    out = []
+    free_form = False
+    for part in loc:
+        if cls is not None:
+            f = next((f for f in fields(cls) if f.name == part), None)
+            if f is not None and is_tables(f):
+                cls, free_form = None, True
+                continue
+            cls = section_type(cls, str(part))
+        out.append(str(part))
+    return ".".join(out), free_form
+
+
+def _allowed_keys(section: str) -> list[str]:
+    cls: Any = Settings
+    for part in section.split(".") if section else []:
+        cls = section_type(cls, part)
+        if cls is None:
+            return []
+    return [f.name for f in fields(cls) if not is_tables(f)]
 
 
 STARTER = """\
@@ -313,7 +318,6 @@ allowed_paths = ["."]        # file tools see nothing else
 allowed_domains = ["*"]      # http tools: glob list
 max_memory = "256MB"         # per script runtime
 max_execution_time = "300s"  # per spell run
-allow_process = false
 
 [events]
 persist = true

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..config import parse_size
 from ..errors import LLMSpellError
+from ..units import parse_size
 from . import builtin
 from .security import check_path
 
