@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from ..errors import UsageError
 from .output import OPTS
@@ -41,6 +42,16 @@ def make_runtime(**kw: Any) -> Any:
     obs = rt.config.settings.observability
     setup_logging(obs.log_level, obs.log_format)
     return rt
+
+
+@contextmanager
+def open_runtime() -> Iterator[Any]:
+    """`make_runtime()`, closed when the block ends (for commands that use the store)."""
+    rt = make_runtime()
+    try:
+        yield rt
+    finally:
+        rt.close()
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:

@@ -20,9 +20,9 @@ class Options:
 OPTS = Options()
 
 
-def console(stderr: bool = False) -> Any:
+def console() -> Any:
     from rich.console import Console
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True)
 
 
 def emit_json(value: Any) -> None:
@@ -30,10 +30,11 @@ def emit_json(value: Any) -> None:
 
 
 def show_value(value: Any) -> None:
+    """A string as it is, anything else as JSON."""
     if isinstance(value, str):
         sys.stdout.write(value + "\n")
     else:
-        sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+        emit_json(value)
 
 
 def fail(exc: BaseException) -> int:

@@ -8,18 +8,15 @@ from typing import Any
 import typer
 
 from ..errors import LLMSpellError
-from .common import make_runtime
+from .common import open_runtime
 from .output import OPTS, console, emit_json
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def _records() -> list[dict[str, Any]]:
-    rt = make_runtime()
-    try:
+    with open_runtime() as rt:
         return [v for _, v in rt.kv("workflows").items() if isinstance(v, dict)]
-    finally:
-        rt.close()
 
 
 def _when(ts: float | None) -> str:
