@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+
+import pytest
 
 from tests.conftest import cli
 
@@ -151,3 +154,110 @@ def test_ctrl_c_exits_130(project):
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=15)
     assert p.returncode == 130 and "Traceback" not in err
+
+
+# -- one declaration of the options (cli/options.py) for the fast path and typer ------------
+
+RUN_ARGVS = [
+    ["run", "s.lua"],
+    ["--json", "-c", "cfg.toml", "run", "s.lua", "a", "b"],
+    ["--config=cfg.toml", "--debug", "run", "-p", "a=1", "s.lua", "--param", "b=[2]", "--param=c=x"],
+    ["run", "s.lua", "-e", "js", "--engine=lua", "--resume", "r1", "--", "-p", "x"],
+    ["run", "s.lua", "--resume=r2", "x"],
+]
+
+
+@pytest.mark.parametrize("argv", RUN_ARGVS)
+def test_fast_path_and_typer_read_run_alike(argv, monkeypatch):
+    from llmspell.cli import fast, main, running
+    from llmspell.cli.output import OPTS
+    seen = []
+    monkeypatch.setattr(running, "run_spell", lambda *a: seen.append((a, (OPTS.config, OPTS.debug, OPTS.json))))
+    for k, v in vars(OPTS).items():
+        monkeypatch.setattr(OPTS, k, v)          # restored after the test
+    assert fast.try_run(argv)
+    OPTS.config, OPTS.debug, OPTS.json = None, False, False
+    main._typer_main(argv)
+    assert len(seen) == 2 and seen[0] == seen[1], seen
+
+
+def test_help_shows_the_declared_options():
+    from llmspell.cli.options import GLOBAL_OPTS, RUN_OPTS
+    for argv, specs in ((["-h"], GLOBAL_OPTS), (["run", "-h"], RUN_OPTS)):
+        out = " ".join(cli(*argv, env={"COLUMNS": "200"}).stdout.split())
+        for o in specs:
+            assert " ".join(o.flags) in out and o.help in out, (o, out)
+
+
+def test_run_starts_without_typer(project):
+    (project / "s.lua").write_text("print('x')")
+    assert cli("run", "s.lua", cwd=project).returncode == 0        # warms the config cache
+    r = cli("run", "s.lua", cwd=project, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert r.returncode == 0 and "llmspell.cli.fast" in r.stderr
+    assert not [x for x in r.stderr.splitlines() if re.search(r"\b(typer|click|pydantic)\b", x)]
+
+
+def test_commands_are_the_apps_and_worker_is_none(project):
+    import typer
+
+    from llmspell.cli.main import COMMANDS, _build_app
+    assert set(typer.main.get_command(_build_app()).commands) == COMMANDS
+    r = cli("worker", cwd=project)
+    assert r.returncode == 2 and "No such command 'worker'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_state_commands_close_the_runtime(tmp_path, monkeypatch):
+    from llmspell.cli import common, state_cmd
+    from llmspell.errors import LLMSpellError
+    closed = []
+    store: dict[str, dict] = {"": {"k": 1}, "ns": {"x": 2}}
+
+    class KV:
+        def __init__(self, ns):
+            self.d = store.setdefault(ns, {})
+
+        def exists(self, k):
+            return k in self.d
+
+        def get(self, k):
+            return self.d[k]
+
+        def set(self, k, v):
+            self.d[k] = v
+
+        def set_batch(self, values):
+            self.d.update(values)
+
+        def list(self, prefix):
+            return sorted(k for k in self.d if k.startswith(prefix))
+
+        def delete(self, k):
+            return self.d.pop(k, None) is not None
+
+        def items(self):
+            return self.d.items()
+
+        def namespaces(self):
+            return [n for n in store if n]
+
+    class RT:
+        def kv(self, ns):
+            return KV(ns)
+
+        def close(self):
+            closed.append(1)
+
+    monkeypatch.setattr(common, "make_runtime", RT)
+    (tmp_path / "in.json").write_text('{"ns": {"y": 3}}')
+    calls = [lambda: state_cmd.get("k", ""), lambda: state_cmd.set_("k2", "[1]", ""),
+             lambda: state_cmd.list_("", ""), lambda: state_cmd.delete("k2", ""),
+             lambda: state_cmd.export(str(tmp_path / "out.json")), lambda: state_cmd.import_(str(tmp_path / "in.json"))]
+    for n, call in enumerate(calls, 1):
+        call()
+        assert len(closed) == n
+    for call in (lambda: state_cmd.get("gone", ""), lambda: state_cmd.delete("gone", "")):
+        with pytest.raises(LLMSpellError):
+            call()
+    assert len(closed) == len(calls) + 2
+    assert json.loads((tmp_path / "out.json").read_text()) == {"": {"k": 1}, "ns": {"x": 2}}
+    assert store["ns"] == {"x": 2, "y": 3}

@@ -1,22 +1,40 @@
 """The fast path for `llmspell [opts] run SPELL …` and `llmspell SPELL …`.
 
-Parses only the options `run` takes; anything else (help, unknown options)
-returns None and the full typer CLI handles it.
+Parses only the options in `options.GLOBAL_OPTS` and `options.RUN_OPTS`;
+anything else (help, unknown options) returns None and the full typer CLI
+handles it. Global flags (--debug, --json) are taken anywhere, --config only
+before `run`, run's options only after it; a value follows its flag or, for a
+long flag, an `=`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .options import GLOBAL_OPTS, RUN_OPTS, Opt, defaults
 from .output import OPTS
 
-_GLOBAL_FLAGS = {"--debug": "debug", "--json": "json"}
+
+def _lookup(specs: tuple[Opt, ...]) -> dict[str, Opt]:
+    return {f: o for o in specs for f in o.flags}
+
+
+_GLOBAL = _lookup(GLOBAL_OPTS)
+_RUN = _lookup(RUN_OPTS)
+
+
+def _spec(flag: str, seen_run: bool) -> Opt | None:
+    """The option `flag` names where it stands: global flags anywhere, the other
+    global options before `run`, run's options after it."""
+    o = _GLOBAL.get(flag)
+    if o is not None:
+        return o if o.kind == "flag" or not seen_run else None
+    return _RUN.get(flag) if seen_run else None
 
 
 def parse(argv: list[str]) -> dict[str, Any] | None:
     i, n = 0, len(argv)
-    opts: dict[str, Any] = {"config": None, "debug": False, "json": False, "params": [], "engine": None,
-                            "resume": None}
+    opts: dict[str, Any] = defaults(GLOBAL_OPTS) | defaults(RUN_OPTS)
     seen_run = False
     spell = None
     args: list[str] = []
@@ -27,28 +45,22 @@ def parse(argv: list[str]) -> dict[str, Any] | None:
                 return None
             args.extend(argv[i + 1:])
             break
-        if a in _GLOBAL_FLAGS:
-            opts[_GLOBAL_FLAGS[a]] = True
-        elif a in ("--config", "-c") and not seen_run and i + 1 < n:
-            opts["config"] = argv[i + 1]
-            i += 1
-        elif a.startswith("--config=") and not seen_run:
-            opts["config"] = a.split("=", 1)[1]
-        elif seen_run and a in ("--param", "-p") and i + 1 < n:
-            opts["params"].append(argv[i + 1])
-            i += 1
-        elif seen_run and a.startswith("--param="):
-            opts["params"].append(a.split("=", 1)[1])
-        elif seen_run and a in ("--engine", "-e") and i + 1 < n:
-            opts["engine"] = argv[i + 1]
-            i += 1
-        elif seen_run and a.startswith("--engine="):
-            opts["engine"] = a.split("=", 1)[1]
-        elif seen_run and a == "--resume" and i + 1 < n:
-            opts["resume"] = argv[i + 1]
-            i += 1
-        elif seen_run and a.startswith("--resume="):
-            opts["resume"] = a.split("=", 1)[1]
+        name, eq, value = a.partition("=")
+        o = _spec(name, seen_run) if a.startswith("-") else None
+        if o is not None:
+            if o.kind == "flag":
+                if eq:
+                    return None
+                opts[o.dest] = True
+            else:
+                if not eq:
+                    if i + 1 == n:
+                        return None
+                    i += 1
+                    value = argv[i]
+                elif not name.startswith("--"):
+                    return None          # -p=x: left to typer
+                opts[o.dest] = (opts[o.dest] or []) + [value] if o.kind == "multi" else value
         elif a.startswith("-"):
             return None
         elif not seen_run:
@@ -66,12 +78,23 @@ def parse(argv: list[str]) -> dict[str, Any] | None:
     return opts
 
 
+def run_command(spell: str, args: list[str], opts: dict[str, Any]) -> None:
+    """`run` itself, with run's options by dest; the fast path and typer's `run` both end here."""
+    from .common import parse_params
+    from .running import run_spell
+    run_spell(spell, parse_params(opts["param"]), args, opts["engine"], opts["resume"])
+
+
+def set_globals(opts: dict[str, Any]) -> None:
+    """The global options, by dest, into OPTS (from here or from typer's callback)."""
+    for o in GLOBAL_OPTS:
+        setattr(OPTS, o.dest, opts[o.dest])
+
+
 def try_run(argv: list[str]) -> bool:
     o = parse(argv)
     if o is None:
         return False
-    OPTS.config, OPTS.debug, OPTS.json = o["config"], o["debug"], o["json"]
-    from .common import parse_params
-    from .running import run_spell
-    run_spell(o["spell"], parse_params(o["params"]), o["args"], o["engine"], o["resume"])
+    set_globals(o)
+    run_command(o["spell"], o["args"], o)
     return True

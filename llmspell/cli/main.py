@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from .. import __version__
-from ..errors import EXIT_INTERRUPTED, LLMSpellError
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, LLMSpellError
+from .options import GLOBAL_OPTS
 from .output import OPTS, fail
 
-COMMANDS = {"run", "exec", "repl", "tools", "config", "state", "runs", "serve", "jobs", "worker", "version"}
+COMMANDS = {"run", "exec", "repl", "tools", "config", "state", "runs", "serve", "jobs"}
+_VALUE_FLAGS = {f for o in GLOBAL_OPTS if o.kind != "flag" for f in o.flags}   # those that take the next word
 
 
 def entry() -> None:
@@ -25,17 +27,12 @@ def entry() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(EXIT_INTERRUPTED)
-    except SystemExit:
-        raise
-    except Exception as e:
-        kind = type(e).__name__
-        if kind == "Abort":
+    except Exception as e:      # (typer returns its Exit, not raises it: standalone_mode=False)
+        if type(e).__name__ == "Abort":     # click's Ctrl-C inside a command
             sys.exit(EXIT_INTERRUPTED)
-        if kind == "Exit":
-            sys.exit(getattr(e, "exit_code", 0))
         if hasattr(e, "show") and hasattr(e, "exit_code"):   # click's usage errors
             e.show()
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         if OPTS.debug:
             raise
         sys.exit(fail(e))
@@ -46,7 +43,7 @@ def _rewrite(argv: list[str]) -> list[str]:
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--config", "-c"):
+        if a in _VALUE_FLAGS:
             i += 2
             continue
         if a.startswith("-"):
@@ -64,7 +61,12 @@ def _typer_main(argv: list[str]) -> None:
 
 
 def _build_app() -> Any:
+    from inspect import Parameter
+
     import typer
+
+    from .fast import set_globals
+    from .options import typer_params, with_params
     app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                       context_settings={"help_option_names": ["-h", "--help"]},
                       help="Run Lua and JavaScript spells that orchestrate LLM agents, tools and workflows.")
@@ -74,14 +76,13 @@ def _build_app() -> Any:
             typer.echo(f"llmspell {__version__}")
             raise typer.Exit()
 
-    @app.callback()
-    def main(
-        config: Optional[str] = typer.Option(None, "--config", "-c", help="Config file (merged over ./llmspell.toml)."),
-        debug: bool = typer.Option(False, "--debug", help="Show Python tracebacks and debug logs."),
-        json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
-        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
-    ) -> None:
-        OPTS.config, OPTS.debug, OPTS.json = config, debug, json_out
+    def main(**opts: Any) -> None:
+        set_globals(opts)
+
+    app.callback()(with_params(main, [
+        *typer_params(GLOBAL_OPTS),
+        Parameter("version", Parameter.KEYWORD_ONLY, annotation=bool,
+                  default=typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."))]))
 
     from . import config_cmd, run_cmd, runs_cmd, serve_cmd, state_cmd, tools_cmd
     run_cmd.register(app)

@@ -5,27 +5,30 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from inspect import Parameter
 from typing import Any, List, Optional
 
 import typer
 
 from ..errors import LLMSpellError
 from .common import make_runtime, parse_params
+from .fast import run_command
+from .options import RUN_OPTS, typer_params, with_params
 from .output import show_value
-from .running import exec_code, run_spell
+from .running import exec_code
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def run(
-        spell: str = typer.Argument(..., help="The spell file (.lua, .js, .mjs)."),
-        args: Optional[List[str]] = typer.Argument(None, help="Arguments after -- become `args`."),
-        param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="key=value (JSON values parse)."),
-        engine: Optional[str] = typer.Option(None, "--engine", "-e", help="lua or js (default: from the extension)."),
-        resume: Optional[str] = typer.Option(None, "--resume", help="Continue a checkpointed workflow run."),
-    ) -> None:
+    def run(spell: str, args: Optional[List[str]], **opts: Any) -> None:
         """Run a spell."""
-        run_spell(spell, parse_params(param), list(args or []), engine, resume)
+        run_command(spell, list(args or []), opts)
+
+    app.command()(with_params(run, [
+        Parameter("spell", Parameter.POSITIONAL_OR_KEYWORD, annotation=str,
+                  default=typer.Argument(..., help="The spell file (.lua, .js, .mjs).")),
+        Parameter("args", Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[List[str]],
+                  default=typer.Argument(None, help="Arguments after -- become `args`.")),
+        *typer_params(RUN_OPTS)]))
 
     @app.command("exec")
     def exec_(
