@@ -13,6 +13,33 @@ import pytest
 
 from llmspell import Runtime
 
+REAL_HOME = os.path.expanduser("~")      # the developer's, before any test changes HOME
+
+
+@pytest.fixture(scope="session")
+def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One validated-config cache for the whole session: never the user's
+    ~/.cache, yet CLI tests keep the start-up a user gets with a warm cache."""
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, _shared_cache: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every CLI or daemon subprocess it starts, since they copy
+    os.environ) gets an empty home of its own: nothing reads the user's
+    ~/.config/llmspell or writes ~/.cache/llmspell or ~/.llmspell_history, and no
+    LLMSPELL_* variable from the developer's shell leaks in."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_shared_cache))
+    for k in [k for k in os.environ if k.startswith("LLMSPELL_")]:
+        monkeypatch.delenv(k)
+    return home
+
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -58,9 +85,11 @@ def make_rt(project: Path, toml: str) -> Runtime:
 
 def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
         input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """The real command line, as a user runs it."""
+    """The real command line, as a user runs it (with the test's isolated home:
+    the environment, monkeypatched HOME and XDG_* included, is passed on)."""
     e = dict(os.environ)
     e.pop("LLMSPELL_PROVIDERS__DEFAULT", None)
     e.update(env or {})
+    assert e.get("HOME") != REAL_HOME and e.get("XDG_CACHE_HOME"), "cli() outside the isolated home"
     return subprocess.run([sys.executable, "-m", "llmspell", *args], cwd=cwd, env=e, input=input,
                           capture_output=True, text=True, timeout=timeout)
