@@ -167,6 +167,15 @@ def test_data_tools(lua):
     assert tool(lua, "yaml_processor", {"operation": "stringify", "input": {"k": "v"}}) == "k: v\n"
 
 
+def test_yaml_processor_reads_a_path_whatever_the_operation(lua, project):
+    (project / "c.yaml").write_text("a: [1, 2]\n")
+    for op in ("read", "parse", "validate"):
+        r = tool(lua, "yaml_processor", {"operation": op, "path": "c.yaml"})
+        assert (r["data"] if op == "validate" else r) == {"a": [1, 2]}
+    with pytest.raises(SpellFailed, match="give YAML text in 'content' or a file in 'path'"):
+        tool(lua, "yaml_processor", {"operation": "read"})
+
+
 def test_utility_tools(lua):
     assert tool(lua, "text_manipulator", {"text": "  Hello, World!  ", "operations": [
         "trim", "toLowerCase", {"replace": {"pattern": "world", "replacement": "Universe"}}]}) == "hello, Universe!"

@@ -226,7 +226,7 @@ def yaml_processor(inp: dict[str, Any], ctx: Any) -> Any:
             from .fs import file_writer
             return file_writer({"path": inp["path"], "content": text}, ctx)
         return text
-    text = _load_input(inp, ctx, "yaml_processor") if op == "read" or inp.get("path") else None
+    text = _load_input(inp, ctx, "yaml_processor")
     if text is None:
         text = inp.get("content", inp.get("input"))
     if not isinstance(text, str):
