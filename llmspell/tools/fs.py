@@ -28,7 +28,7 @@ def _iso(ts: float) -> str:
 
 def _limit(ctx: Any, inp: dict[str, Any]) -> int:
     try:
-        return parse_size(inp["max_size"]) if inp.get("max_size") is not None else ctx.runtime.config.settings.tools.max_file_size
+        return parse_size(inp["max_size"]) if inp.get("max_size") is not None else ctx.config.settings.tools.max_file_size
     except ValueError as e:
         raise LLMSpellError(2002, f"max_size: {e}") from None
 
@@ -194,7 +194,7 @@ def file_search(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
         except re.error as e:
             raise LLMSpellError(2002, f"file_search: invalid regex {inp['pattern']!r}: {e}") from None
     limit = inp.get("max_results", 100)
-    max_size = ctx.runtime.config.settings.tools.max_file_size
+    max_size = ctx.config.settings.tools.max_file_size
     out: list[dict[str, Any]] = []
     files = [root] if root.is_file() else (
         p for p, _ in _walk(root, inp.get("recursive", True), None, inp.get("include_hidden", False)) if p.is_file())
