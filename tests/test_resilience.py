@@ -153,9 +153,6 @@ def test_failed_trial_opens_the_circuit_again(project, server):
     assert [r["messages"][-1]["content"] for r in server.requests] == ["one", "one", "trial"]
 
 
-@pytest.mark.xfail(strict=True, reason="llmspell bug: Agent._call_model checks breaker.allow() once per model, "
-                   "not per attempt, so the remaining retries of a call still hit a provider whose circuit "
-                   "just opened (and a failed half-open trial is retried, closing the circuit on success)")
 def test_open_circuit_stops_the_retries_of_the_same_call(project, server):
     server.script(*[{"status": 500}] * 4)
     lua = srv_lua(project, server, "circuit_threshold = 2\ncircuit_reset = 30\n")

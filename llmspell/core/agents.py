@@ -230,11 +230,12 @@ class Agent:
         for spec in [cfg.model, *cfg.fallbacks]:
             provider, model, pname = self._provider(spec)
             breaker = self.guards.breaker(pname)
-            if not breaker.allow():
-                last = ProviderError(f"{pname}: circuit open after repeated failures; not calling it for now",
-                                     code=6008, retryable=False)
-                continue
             for attempt in range(cfg.attempts):
+                if not breaker.allow():      # checked per attempt: the circuit may open during our retries
+                    if attempt == 0:
+                        last = ProviderError(f"{pname}: circuit open after repeated failures; not calling it "
+                                             "for now", code=6008, retryable=False)
+                    break
                 self._check_budget(run, messages)
                 limiter = self.guards.limiter(pname)
                 if limiter.rpm or limiter.tpm:
