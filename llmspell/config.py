@@ -164,7 +164,11 @@ def load_config(
     merged: dict[str, Any] = {}
     sources: list[str] = ["defaults"]
     root = cwd
-    user = user_file if user_file is not None else Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "llmspell" / "llmspell.toml"
+    user = (
+        user_file
+        if user_file is not None
+        else Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "llmspell" / "llmspell.toml"
+    )
     if user.is_file():
         merged = deep_merge(merged, _read_toml(user))
         sources.append(str(user))

@@ -174,7 +174,6 @@ class LLMSpellError(Exception):
         source: str | None = None,
         recoverable: bool | None = None,
         details: dict[str, Any] | None = None,
-        type_: str | None = None,    # TEMPORARY: ignored; call sites are being migrated
     ) -> None:
         super().__init__(message)
         self.code = int(code)
@@ -207,9 +206,13 @@ class LLMSpellError(Exception):
         if not isinstance(code, int):
             code = Code.SCRIPT_RUNTIME_ERROR
         err = cls(
-            code, str(d.get("message", "error")),
-            suggestions=[str(s) for s in d.get("suggestions") or []] if isinstance(d.get("suggestions"), list) else None,
-            source=d.get("source"), recoverable=d.get("recoverable"),
+            code,
+            str(d.get("message", "error")),
+            suggestions=(
+                [str(s) for s in d.get("suggestions") or []] if isinstance(d.get("suggestions"), list) else None
+            ),
+            source=d.get("source"),
+            recoverable=d.get("recoverable"),
         )
         if isinstance(d.get("type"), str):
             err.type = d["type"]      # a spell's own error keeps its own type

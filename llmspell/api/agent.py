@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.agents import Agent, AgentConfig
 from ..core.tools import Tool
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from ..paths import builtins_dir
 from ..boundary import ObjectRef, ScriptFunction
 from ..core.context import RunContext
@@ -23,21 +23,23 @@ def _tools(run: RunContext, items: Any, where: str) -> list[Tool]:
     if items in (None, {}):
         return []
     if not isinstance(items, list):
-        raise LLMSpellError(1004, f"{where}: 'tools' must be an array of names, tools or agents")
+        raise LLMSpellError(
+            Code.AGENT_INVALID_CONFIGURATION, f"{where}: 'tools' must be an array of names, tools or agents"
+        )
     out: list[Tool] = []
     for it in items:
         if isinstance(it, str):
             try:
                 out.append(run.tools.get(it))
             except LLMSpellError:
-                raise LLMSpellError(1008, f"{where}: unknown tool {it!r}",
+                raise LLMSpellError(Code.AGENT_TOOL_NOT_FOUND, f"{where}: unknown tool {it!r}",
                                     suggestions=["`llmspell tools list` shows every tool"]) from None
         elif isinstance(it, Tool):
             out.append(it)
         elif isinstance(it, Agent):
             out.append(it.as_tool())
         else:
-            raise LLMSpellError(1004, f"{where}: cannot use {it!r} as a tool")
+            raise LLMSpellError(Code.AGENT_INVALID_CONFIGURATION, f"{where}: cannot use {it!r} as a tool")
     return out
 
 
@@ -59,7 +61,7 @@ def get(run: RunContext, name: str) -> ObjectRef:
     """The agent called `name`; error 1001 when there is none."""
     a = run.agents.get(name)
     if a is None:
-        raise LLMSpellError(1001, f"unknown agent {name!r}",
+        raise LLMSpellError(Code.AGENT_NOT_FOUND, f"unknown agent {name!r}",
                             suggestions=["known agents: " + (", ".join(sorted(run.agents)) or "none")])
     return agent_ref(a)
 
@@ -79,7 +81,7 @@ def template(run: RunContext, name: str, overrides: Options | None = None) -> Ob
     """An agent from a built-in template (research_specialist, code_specialist, …) with overrides."""
     t = templates().get(name)
     if t is None:
-        raise LLMSpellError(1001, f"unknown agent template {name!r}",
+        raise LLMSpellError(Code.AGENT_NOT_FOUND, f"unknown agent template {name!r}",
                             suggestions=["templates: " + ", ".join(sorted(templates()))])
     cfg = {"name": name, **t, **(overrides or {})}
     return agent_ref(create_agent(run, cfg))
@@ -90,7 +92,7 @@ async def execute_by_name(run: RunContext, name: str, input: Any = None) -> dict
     """Shortcut for Agent.get(name):execute(input)."""
     a = run.agents.get(name)
     if a is None:
-        raise LLMSpellError(1001, f"unknown agent {name!r}")
+        raise LLMSpellError(Code.AGENT_NOT_FOUND, f"unknown agent {name!r}")
     return await a.execute(run, input)
 
 
@@ -128,8 +130,11 @@ async def structured(run: RunContext, agent: Agent, prompt: str, schema: dict[st
             last_err = f"not JSON ({e.msg})"
         except jsonschema.ValidationError as e:
             last_err = e.message
-    raise LLMSpellError(1003, f"agent '{agent.name}': answer does not match the schema: {last_err}",
-                        suggestions=["simplify the schema", "add an example to the prompt"])
+    raise LLMSpellError(
+        Code.AGENT_EXECUTION_FAILED,
+        f"agent '{agent.name}': answer does not match the schema: {last_err}",
+        suggestions=["simplify the schema", "add an example to the prompt"],
+    )
 
 
 @method("Agent", "stream")

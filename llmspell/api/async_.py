@@ -8,7 +8,7 @@ from typing import Any
 
 from ..boundary import ScriptFunction
 from ..core.concurrency import gather_or_cancel
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from ..core.context import RunContext
 from .registry import Options, api
 
@@ -17,7 +17,7 @@ def _fns(name: str, fns: Any) -> list[ScriptFunction]:
     if isinstance(fns, dict) and not fns:
         return []
     if not isinstance(fns, list) or not all(isinstance(f, ScriptFunction) for f in fns):
-        raise LLMSpellError(4002, f"Async.{name}: expects an array of functions")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"Async.{name}: expects an array of functions")
     return fns
 
 
@@ -25,7 +25,7 @@ def _fns(name: str, fns: Any) -> list[ScriptFunction]:
 async def sleep(run: RunContext, seconds: float) -> None:
     """Pause this coroutine; others keep running."""
     if seconds < 0:
-        raise LLMSpellError(4002, "Async.sleep: seconds must be >= 0")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "Async.sleep: seconds must be >= 0")
     await asyncio.sleep(seconds)
 
 
@@ -40,7 +40,7 @@ async def race(run: RunContext, fns: Any) -> Any:
     """The result (or error) of whichever function finishes first; the rest are cancelled."""
     tasks = [asyncio.ensure_future(f()) for f in _fns("race", fns)]
     if not tasks:
-        raise LLMSpellError(4002, "Async.race: needs at least one function")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "Async.race: needs at least one function")
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         return next(iter(done)).result()
@@ -56,7 +56,7 @@ async def timeout(run: RunContext, seconds: float, fn: ScriptFunction) -> Any:
     try:
         return await asyncio.wait_for(fn(), seconds)
     except TimeoutError:
-        raise LLMSpellError(6007, f"Async.timeout: did not finish within {seconds:g}s") from None
+        raise LLMSpellError(Code.SYSTEM_TIMEOUT, f"Async.timeout: did not finish within {seconds:g}s") from None
 
 
 @api("Async.retry")

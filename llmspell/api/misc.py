@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Any
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from ..boundary import ErrorValue
 from ..core.context import RunContext
 from .registry import api
@@ -37,7 +37,7 @@ def log(run: RunContext, level: str, message: Any = None, fields: dict[str, Any]
         level, message = "info", level
     lvl = _LEVELS.get(str(level).lower())
     if lvl is None:
-        raise LLMSpellError(4002, f"log: unknown level {level!r} (use debug, info, warn, error)")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"log: unknown level {level!r} (use debug, info, warn, error)")
     _log.log(lvl, str(message), extra={"fields": fields or {}, "spell": run.display, "run_id": run.id})
 
 
@@ -48,7 +48,7 @@ def encode(run: RunContext, value: Any, options: dict[str, Any] | None = None) -
         return json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True,
                           indent=2 if (options or {}).get("pretty") else None)
     except (TypeError, ValueError) as e:
-        raise LLMSpellError(4002, f"JSON.encode: {e}") from None
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"JSON.encode: {e}") from None
 
 
 @api("JSON.decode")
@@ -56,7 +56,9 @@ def decode(run: RunContext, text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise LLMSpellError(4002, f"JSON.decode: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise LLMSpellError(
+            Code.SCRIPT_RUNTIME_ERROR, f"JSON.decode: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+        ) from None
 
 
 @api("Config.get")
@@ -77,5 +79,5 @@ def parse_error(run: RunContext, err: Any) -> ErrorValue:
         return ErrorValue(e.to_dict())
     msg = str(err) if not isinstance(err, dict) else str(err.get("message", err))
     m = _LOC.match(msg)
-    e = LLMSpellError(4002, m.group(2) if m else msg, source=m.group(1) if m else None)
+    e = LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, m.group(2) if m else msg, source=m.group(1) if m else None)
     return ErrorValue(e.to_dict())

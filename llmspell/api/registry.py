@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, NewType, get_type_hints
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 _PY_TO_SCRIPT = {"str": "string", "int": "integer", "float": "number", "bool": "boolean",
                  "dict": "table", "list": "array", "NoneType": "nil"}
@@ -48,12 +48,15 @@ class Param:
             return value
         if value is None and self.default is not inspect.Parameter.empty:
             return self.default
-        if isinstance(ann, type) and not ann.__module__.startswith("builtins") and not hasattr(ann, "__pydantic_core_schema__"):
+        if (
+            isinstance(ann, type)
+            and not ann.__module__.startswith("builtins")
+            and not hasattr(ann, "__pydantic_core_schema__")
+        ):
             if isinstance(value, ann):
                 return value
-            raise LLMSpellError(2002 if owner.startswith("Tool") else 4002,
-                                f"{owner}: '{self.name}' must be a {_script_name(ann)}, got {_describe(value)}",
-                                type_="InvalidInput")
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT if owner.startswith("Tool") else 4002,
+                                f"{owner}: '{self.name}' must be a {_script_name(ann)}, got {_describe(value)}")
         kinds = self._kinds
         if kinds is None:
             kinds = self._kinds = _simple_kinds(ann)
@@ -61,16 +64,20 @@ class Param:
         if simple is True:
             return value
         if simple is False:
-            raise LLMSpellError(4002, f"{owner}: '{self.name}' must be {_script_name(ann)}, got {_describe(value)}",
-                                type_="InvalidInput")
+            raise LLMSpellError(
+                Code.SCRIPT_RUNTIME_ERROR,
+                f"{owner}: '{self.name}' must be {_script_name(ann)}, got {_describe(value)}",
+            )
         if self._adapter is None:
             from pydantic import TypeAdapter
             self._adapter = TypeAdapter(ann)
         try:
             return self._adapter.validate_python(value)
         except Exception:
-            raise LLMSpellError(4002, f"{owner}: '{self.name}' must be {_script_name(ann)}, got {_describe(value)}",
-                                type_="InvalidInput") from None
+            raise LLMSpellError(
+                Code.SCRIPT_RUNTIME_ERROR,
+                f"{owner}: '{self.name}' must be {_script_name(ann)}, got {_describe(value)}",
+            ) from None
 
 
 _SIMPLE = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,), list: (list,)}
@@ -81,7 +88,11 @@ def _simple_kinds(ann: Any) -> tuple[Any, ...] | bool:
     import); False when the annotation is not that simple."""
     import types
     import typing
-    options = getattr(ann, "__args__", None) if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union else (ann,)
+    options = (
+        getattr(ann, "__args__", None)
+        if isinstance(ann, types.UnionType) or typing.get_origin(ann) is typing.Union
+        else (ann,)
+    )
     if options is None:
         return False
     kinds: list[Any] = []
@@ -171,11 +182,17 @@ class ApiFunction:
             elif p.default is not inspect.Parameter.empty:
                 out.append(p.default)
             else:
-                raise LLMSpellError(4002, f"{self.public}: missing argument '{p.name}'",
-                                    type_="InvalidInput", suggestions=[self.signature()])
+                raise LLMSpellError(
+                    Code.SCRIPT_RUNTIME_ERROR,
+                    f"{self.public}: missing argument '{p.name}'",
+                    suggestions=[self.signature()],
+                )
         if len(args) > len(ps) and any(a is not None for a in args[len(ps):]):
-            raise LLMSpellError(4002, f"{self.public}: takes {len(ps)} argument(s), got {len(args)}",
-                                type_="InvalidInput", suggestions=[self.signature()])
+            raise LLMSpellError(
+                Code.SCRIPT_RUNTIME_ERROR,
+                f"{self.public}: takes {len(ps)} argument(s), got {len(args)}",
+                suggestions=[self.signature()],
+            )
         return out
 
     def signature(self) -> str:
@@ -255,8 +272,9 @@ def api(path: str, *, waits: bool | None = None) -> Callable[[Callable[..., Any]
     return lambda fn: _mark(fn, Declaration(owner, name, waits, False))
 
 
-def method(cls: str, name: str, *, waits: bool | None = None,
-           also_global: tuple[str, Callable[[Any], Any]] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def method(
+    cls: str, name: str, *, waits: bool | None = None, also_global: tuple[str, Callable[[Any], Any]] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a method of a script object class. `also_global=("Storage", get_default)`
     also exposes it as `Storage.<name>` acting on a default object."""
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from ..storage import KV, Transaction
 from ..boundary import ObjectRef, ScriptFunction
 from ..core.context import RunContext
@@ -71,7 +71,7 @@ async def transaction(run: RunContext, kv: KV, fn: ScriptFunction) -> Any:
 def namespace(run: RunContext, name: str) -> ObjectRef:
     """The same API with keys isolated under `name`."""
     if not name or "\x00" in name:
-        raise LLMSpellError(4002, "Storage.namespace: name must be a non-empty string")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "Storage.namespace: name must be a non-empty string")
     return ObjectRef("StorageNamespace", run.kv(name), {"name": name})
 
 

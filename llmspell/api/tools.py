@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.tools import Tool, ToolContext, check_schema
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from ..boundary import ObjectRef, ScriptFunction
 from ..core.context import RunContext
 from .registry import Options, api, method
@@ -39,7 +39,7 @@ def create(run: RunContext, name: str, spec: Options) -> ObjectRef:
     """A tool implemented by the spell; `Tools.register` makes it visible to everyone."""
     execute = spec.get("execute")
     if not isinstance(execute, ScriptFunction):
-        raise LLMSpellError(2004, f"Tools.create({name!r}): 'execute' must be a function")
+        raise LLMSpellError(Code.TOOL_INITIALIZATION_FAILED, f"Tools.create({name!r}): 'execute' must be a function")
     schema = spec.get("input_schema") or spec.get("inputSchema") or spec.get("schema") or {"type": "object"}
     schema = check_schema(schema, name)
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..api.registry import ApiFunction
 from ..boundary import script_error
 from ..core.context import RunContext
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 # Option tables nest these sections, whose own keys are options too. Everything
@@ -40,7 +40,7 @@ def bind(f: ApiFunction, args: list[Any], run: RunContext, handles: dict[int, An
                 for i, a in enumerate(args)]
     if f.is_method:
         if not args or not isinstance(args[0], int):
-            raise LLMSpellError(4002, f"{f.public}: call it as a method, obj:{f.name}(...)")
+            raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"{f.public}: call it as a method, obj:{f.name}(...)")
         return [handles.get(args[0]), *f.bind_args(args[1:])]
     bound = f.bind_args(args)
     if f.receiver is not None:

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, LLMSpellError
 from .options import GLOBAL_OPTS
 from .output import OPTS, fail
@@ -79,10 +79,22 @@ def _build_app() -> Any:
     def main(**opts: Any) -> None:
         set_globals(opts)
 
-    app.callback()(with_params(main, [
-        *typer_params(GLOBAL_OPTS),
-        Parameter("version", Parameter.KEYWORD_ONLY, annotation=bool,
-                  default=typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."))]))
+    app.callback()(
+        with_params(
+            main,
+            [
+                *typer_params(GLOBAL_OPTS),
+                Parameter(
+                    "version",
+                    Parameter.KEYWORD_ONLY,
+                    annotation=bool,
+                    default=typer.Option(
+                        False, "--version", callback=_version, is_eager=True, help="Show the version."
+                    ),
+                ),
+            ],
+        )
+    )
 
     from . import config_cmd, run_cmd, runs_cmd, serve_cmd, state_cmd, tools_cmd
     run_cmd.register(app)

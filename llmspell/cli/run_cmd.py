@@ -10,7 +10,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from .common import make_runtime, parse_params
 from .fast import run_command
 from .options import RUN_OPTS, typer_params, with_params
@@ -64,7 +64,7 @@ async def _repl(rt: Any, engine: str) -> None:
     session = Session(rt, engine)
     interactive = sys.stdin.isatty()
     if interactive:
-        from .. import __version__
+        from ..version import __version__
         print(f"llmspell {__version__} {engine} console — Ctrl-D to leave")
     buf = ""
     try:
@@ -84,7 +84,7 @@ async def _repl(rt: Any, engine: str) -> None:
             try:
                 value = await session.eval(buf)
             except LLMSpellError as e:
-                if e.code == 4001 and ("<eof>" in e.message or "unexpected end" in e.message
+                if e.code == Code.SCRIPT_SYNTAX_ERROR and ("<eof>" in e.message or "unexpected end" in e.message
                                        or "expression: ''" in e.message or "expecting '}'" in e.message):
                     continue   # incomplete statement: read more lines
                 print(f"error: {e.located()}", file=sys.stderr)

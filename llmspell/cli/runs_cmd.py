@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from .common import open_runtime
 from .output import OPTS, console, emit_json
 
@@ -46,7 +46,7 @@ def show(run_id: str) -> None:
     """One run: its steps with status, timings and errors."""
     rec = next((r for r in _records() if r.get("run_id") == run_id), None)
     if rec is None:
-        raise LLMSpellError(3001, f"no workflow run {run_id!r}", type_="NotFound",
+        raise LLMSpellError(Code.WORKFLOW_NOT_FOUND, f"no workflow run {run_id!r}",
                             suggestions=["`llmspell runs list` shows runs"])
     if OPTS.json:
         emit_json({k: v for k, v in rec.items() if k != "done"})

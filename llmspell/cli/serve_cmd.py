@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from ..errors import LLMSpellError, UsageError
+from ..errors import Code, LLMSpellError, UsageError
 from .common import make_runtime
 from .output import OPTS, console, emit_json, show_value
 
@@ -53,8 +53,8 @@ def _daemon() -> tuple[str, dict[str, str]]:
     p = state_file(rt)
     token = rt.config.settings.serve.token
     if not p.is_file():
-        raise LLMSpellError(6008, "no llmspell daemon is running for this project",
-                            suggestions=["start one with `llmspell serve`"], type_="ServiceUnavailable")
+        raise LLMSpellError(Code.SYSTEM_SERVICE_UNAVAILABLE, "no llmspell daemon is running for this project",
+                            suggestions=["start one with `llmspell serve`"])
     st = json.loads(p.read_text())
     host = st["host"] if st["host"] not in ("0.0.0.0", "::") else "127.0.0.1"
     return f"http://{host}:{st['port']}", ({"Authorization": f"Bearer {token}"} if token else {})
@@ -66,11 +66,11 @@ def _call(method: str, path: str, body: Any = None) -> Any:
     try:
         r = httpx.request(method, base + path, headers=headers, json=body, timeout=30)
     except httpx.TransportError as e:
-        raise LLMSpellError(6008, f"cannot reach the daemon at {base}: {e}", type_="ServiceUnavailable") from None
+        raise LLMSpellError(Code.SYSTEM_SERVICE_UNAVAILABLE, f"cannot reach the daemon at {base}: {e}") from None
     data = r.json() if r.content else None
     if r.status_code >= 400:
         msg = data.get("error") if isinstance(data, dict) else r.text
-        raise LLMSpellError(6008 if r.status_code >= 500 else 4002, f"daemon: {msg}")
+        raise LLMSpellError(Code.SYSTEM_SERVICE_UNAVAILABLE if r.status_code >= 500 else 4002, f"daemon: {msg}")
     return data
 
 

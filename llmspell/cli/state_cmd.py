@@ -10,7 +10,7 @@ from typing import Any, Iterator, Optional
 
 import typer
 
-from ..errors import LLMSpellError, UsageError
+from ..errors import StorageError, UsageError
 from .common import open_runtime
 from .output import OPTS, emit_json, show_value
 
@@ -30,7 +30,7 @@ def get(key: str, namespace: str = NS) -> None:
     """Print a value (JSON). Exit 1 when the key is absent."""
     with _kv(namespace) as kv:
         if not kv.exists(key):
-            raise LLMSpellError(6002, f"no value stored at {key!r}", type_="NotFound")
+            raise StorageError(f"no value stored at {key!r}")
         v = kv.get(key)
         emit_json(v) if OPTS.json else show_value(v)
 
@@ -64,7 +64,7 @@ def delete(key: str, namespace: str = NS) -> None:
     """Remove a key. Exit 1 when it was absent."""
     with _kv(namespace) as kv:
         if not kv.delete(key):
-            raise LLMSpellError(6002, f"no value stored at {key!r}", type_="NotFound")
+            raise StorageError(f"no value stored at {key!r}")
 
 
 @app.command("export")

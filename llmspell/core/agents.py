@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, cast
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from ..providers import resolve_provider
 from ..providers.base import LLMRequest, LLMResponse, Provider, ProviderError, ToolCall, estimate_tokens
 from .resilience import Usage, backoff_delay
@@ -34,9 +34,12 @@ def _num(cfg: dict[str, Any], key: str, kind: type, where: str, minimum: float |
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (kind is int and not float(v).is_integer()):
-        raise LLMSpellError(1004, f"{where}: '{key}' must be a {'whole ' if kind is int else ''}number, got {v!r}")
+        raise LLMSpellError(
+            Code.AGENT_INVALID_CONFIGURATION,
+            f"{where}: '{key}' must be a {'whole ' if kind is int else ''}number, got {v!r}",
+        )
     if minimum is not None and v < minimum:
-        raise LLMSpellError(1004, f"{where}: '{key}' must be at least {minimum}, got {v!r}")
+        raise LLMSpellError(Code.AGENT_INVALID_CONFIGURATION, f"{where}: '{key}' must be at least {minimum}, got {v!r}")
     return kind(v)
 
 
@@ -70,24 +73,27 @@ class AgentConfig:
         name = cfg.get("name") or default_name()
         where = f"Agent.new({name!r})"
         if not isinstance(name, str):
-            raise LLMSpellError(1004, "Agent.new: 'name' must be a string")
+            raise LLMSpellError(Code.AGENT_INVALID_CONFIGURATION, "Agent.new: 'name' must be a string")
         unknown = sorted(set(cfg) - _KNOWN)
         if unknown:
-            raise LLMSpellError(1004, f"{where}: unknown option(s) {', '.join(unknown)}",
+            raise LLMSpellError(Code.AGENT_INVALID_CONFIGURATION, f"{where}: unknown option(s) {', '.join(unknown)}",
                                 suggestions=["options: " + ", ".join(sorted(_KNOWN))])
         model = cfg.get("model") or default_model
         if cfg.get("provider"):
             model = f"{cfg['provider']}/{cfg.get('model') or 'default'}"
         if not isinstance(model, str) or "/" not in model:
-            raise LLMSpellError(1004, f"{where}: model must look like 'provider/model', got {model!r}",
-                                suggestions=["model = 'openai/gpt-4o-mini'", "model = 'mock/test'"])
+            raise LLMSpellError(
+                Code.AGENT_INVALID_CONFIGURATION,
+                f"{where}: model must look like 'provider/model', got {model!r}",
+                suggestions=["model = 'openai/gpt-4o-mini'", "model = 'mock/test'"],
+            )
         mem = cfg.get("memory") or {}
         retry = cfg.get("retry") or {}
         rl = cfg.get("rate_limit") or {}
         budget = cfg.get("budget") or {}
         for key, v in (("memory", mem), ("retry", retry), ("rate_limit", rl), ("budget", budget)):
             if not isinstance(v, dict):
-                raise LLMSpellError(1004, f"{where}: '{key}' must be a table")
+                raise LLMSpellError(Code.AGENT_INVALID_CONFIGURATION, f"{where}: '{key}' must be a table")
         fallbacks = cfg.get("fallbacks") or []
         if isinstance(fallbacks, str):
             fallbacks = [fallbacks]
@@ -186,7 +192,10 @@ class Agent:
             (t for t in self.tools.values() if _TOOL_NAME.sub("_", t.name)[:64] == call.name), None)
         record: dict[str, Any] = {"name": call.name, "input": call.arguments}
         if tool is None:
-            record["error"] = {"code": 1008, "message": f"no tool named {call.name!r} is available to this agent"}
+            record["error"] = {
+                "code": int(Code.AGENT_TOOL_NOT_FOUND),
+                "message": f"no tool named {call.name!r} is available to this agent",
+            }
         else:
             try:
                 out = await run.tools.execute(tool, call.arguments, run, caller=f"agent:{self.name}")
@@ -213,13 +222,19 @@ class Agent:
         need = estimate_tokens(messages) + (self.cfg.max_tokens or 0)
         for who, used, max_tokens, max_cost in checks:
             if max_tokens is not None and used.total_tokens + need > max_tokens:
-                raise LLMSpellError(6006, f"{who}: token budget {max_tokens} would be exceeded "
-                                    f"(used {used.total_tokens}, this call needs about {need})",
-                                    type_="BudgetExceeded", recoverable=False,
-                                    suggestions=["raise budget.max_tokens", "clear_history() to shorten the prompt"])
+                raise LLMSpellError(
+                    Code.SYSTEM_RATE_LIMIT_EXCEEDED,
+                    f"{who}: token budget {max_tokens} would be exceeded "
+                    f"(used {used.total_tokens}, this call needs about {need})",
+                    recoverable=False,
+                    suggestions=["raise budget.max_tokens", "clear_history() to shorten the prompt"],
+                )
             if max_cost is not None and used.cost >= max_cost:
-                raise LLMSpellError(6006, f"{who}: cost budget ${max_cost:g} is spent (used ${used.cost:.6f})",
-                                    type_="BudgetExceeded", recoverable=False)
+                raise LLMSpellError(
+                    Code.SYSTEM_RATE_LIMIT_EXCEEDED,
+                    f"{who}: cost budget ${max_cost:g} is spent (used ${used.cost:.6f})",
+                    recoverable=False,
+                )
 
     async def _call_model(self, run: "RunContext", messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
                           on_chunk: Callable[[str], Awaitable[Any]] | None = None,
@@ -234,7 +249,7 @@ class Agent:
                 if not breaker.allow():      # checked per attempt: the circuit may open during our retries
                     if attempt == 0:
                         last = ProviderError(f"{pname}: circuit open after repeated failures; not calling it "
-                                             "for now", code=6008, retryable=False)
+                                             "for now", code=Code.SYSTEM_SERVICE_UNAVAILABLE, retryable=False)
                     break
                 self._check_budget(run, messages)
                 limiter = self.guards.limiter(pname)
@@ -261,8 +276,9 @@ class Agent:
                     else:
                         resp = await asyncio.wait_for(provider.complete(req), cfg.timeout + 1)
                 except (asyncio.TimeoutError, TimeoutError):
-                    err: LLMSpellError = ProviderError(f"{pname}: no answer within {cfg.timeout:g}s", code=1005,
-                                                       retryable=True)
+                    err: LLMSpellError = ProviderError(
+                        f"{pname}: no answer within {cfg.timeout:g}s", code=Code.AGENT_TIMEOUT, retryable=True
+                    )
                 except ProviderError as e:
                     err = e
                 else:
@@ -285,11 +301,15 @@ class Agent:
                 last = err
                 if not retryable or attempt == cfg.attempts - 1:
                     break
-                await asyncio.sleep(backoff_delay(attempt, cfg.backoff, cfg.max_backoff, getattr(err, "retry_after", None)))
+                await asyncio.sleep(
+                    backoff_delay(attempt, cfg.backoff, cfg.max_backoff, getattr(err, "retry_after", None))
+                )
         assert last is not None
         raise last
 
-    async def _stream(self, provider: Provider, req: LLMRequest, on_chunk: Callable[[str], Awaitable[Any]]) -> LLMResponse:
+    async def _stream(
+        self, provider: Provider, req: LLMRequest, on_chunk: Callable[[str], Awaitable[Any]]
+    ) -> LLMResponse:
         final: LLMResponse | None = None
         sent = False
         try:
@@ -354,7 +374,9 @@ class Agent:
                     keep_history: bool) -> dict[str, Any]:
         text = input.get("input", input.get("text", input.get("prompt")))
         if text is None:
-            raise LLMSpellError(1004, f"agent '{self.name}': execute needs { {'input': '...'} }")
+            raise LLMSpellError(
+                Code.AGENT_INVALID_CONFIGURATION, f"agent '{self.name}': execute needs { {'input': '...'} }"
+            )
         text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
         if input.get("context") not in (None, {}):
             text += "\n\nContext:\n" + json.dumps(input["context"], ensure_ascii=False, sort_keys=True, default=str)

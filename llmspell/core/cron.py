@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Iterator
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 
 def zone(name: str | None, job: str = "") -> tzinfo | None:
@@ -15,7 +15,7 @@ def zone(name: str | None, job: str = "") -> tzinfo | None:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise LLMSpellError(4002, f"Scheduler.register({job!r}): unknown time zone {name!r}",
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"Scheduler.register({job!r}): unknown time zone {name!r}",
                             suggestions=["use an IANA name such as 'Europe/Paris' or 'UTC'"]) from None
 
 
@@ -24,7 +24,9 @@ def check_cron(expr: str, job: str = "", tz: str | None = None) -> None:
     try:
         CronSim(expr, datetime.now(zone(tz, job)))
     except CronSimError as e:
-        raise LLMSpellError(4002, f"Scheduler.register({job!r}): invalid cron {expr!r}: {e}") from None
+        raise LLMSpellError(
+            Code.SCRIPT_RUNTIME_ERROR, f"Scheduler.register({job!r}): invalid cron {expr!r}: {e}"
+        ) from None
 
 
 def fire_times(expr: str, start: datetime) -> Iterator[datetime]:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError, StorageError
 
 log = logging.getLogger("llmspell.events")
 
@@ -26,11 +26,13 @@ EVENT_PREFIX = b"__events__/"
 def compile_pattern(pattern: str) -> Callable[[str], bool]:
     """`*` matches one dotted segment, `>` (last only) one or more remaining ones."""
     if not isinstance(pattern, str) or not pattern or any(p == "" for p in pattern.split(".")):
-        raise LLMSpellError(5007, f"invalid event pattern {pattern!r}",
+        raise LLMSpellError(Code.EVENT_FILTER_INVALID, f"invalid event pattern {pattern!r}",
                             suggestions=["use dotted names like 'tool.*' or 'report.>'"])
     parts = pattern.split(".")
     if ">" in parts[:-1]:
-        raise LLMSpellError(5007, f"invalid event pattern {pattern!r}: '>' must be the last segment")
+        raise LLMSpellError(
+            Code.EVENT_FILTER_INVALID, f"invalid event pattern {pattern!r}: '>' must be the last segment"
+        )
     if "*" not in parts and ">" not in parts:
         return lambda t: t == pattern
     tail = parts[-1] == ">"
@@ -188,7 +190,7 @@ class EventBus:
             dumps, opt = orjson.dumps, orjson.OPT_NON_STR_KEYS
             store.write_batch(
                 [(EVENT_PREFIX + ev["id"].encode(), dumps(ev, default=str, option=opt)) for ev in batch], [])
-        except LLMSpellError as e:
+        except StorageError as e:
             log.warning("could not persist %d events: %s", len(batch), e)
 
     def replay(self, pattern: str = ">", since: float | None = None, limit: int = 100,

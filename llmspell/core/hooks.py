@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 POINTS = (
     "before_agent_execution", "after_agent_execution", "agent_error",
@@ -56,10 +56,10 @@ class HookRegistry:
 
     def register(self, point: str, handler: HookFn, priority: int = 100, owner: Any = None) -> str:
         if point not in POINTS:
-            raise LLMSpellError(5008, f"unknown hook point {point!r}",
+            raise LLMSpellError(Code.EVENT_HANDLER_NOT_FOUND, f"unknown hook point {point!r}",
                                 suggestions=["one of: " + ", ".join(POINTS)])
         if not isinstance(priority, int) or isinstance(priority, bool):
-            raise LLMSpellError(5004, f"hook priority must be an integer, got {priority!r}")
+            raise LLMSpellError(Code.HOOK_INVALID_PRIORITY, f"hook priority must be an integer, got {priority!r}")
         n = next(self._seq)
         hook = Hook(f"hook_{n}", point, handler, priority, owner, n)
         lst = self.by_point.setdefault(point, [])
@@ -102,15 +102,17 @@ class HookRegistry:
                 if asyncio.iscoroutine(r) or isinstance(r, asyncio.Future):
                     r = await asyncio.wait_for(r, self.timeout) if self.timeout else await r
             except asyncio.TimeoutError:
-                raise LLMSpellError(5003, f"{point} hook {hook.id} took longer than {self.timeout:g}s") from None
+                raise LLMSpellError(
+                    Code.HOOK_TIMEOUT, f"{point} hook {hook.id} took longer than {self.timeout:g}s"
+                ) from None
             except LLMSpellError:
                 raise
             except Exception as e:
-                raise LLMSpellError(5002, f"{point} hook {hook.id} failed: {e}") from e
+                raise LLMSpellError(Code.HOOK_EXECUTION_FAILED, f"{point} hook {hook.id} failed: {e}") from e
             if r is None or r is True:
                 continue
             if not isinstance(r, dict) or "action" not in r:
-                raise LLMSpellError(5002, f"{point} hook {hook.id} returned {type(r).__name__}; "
+                raise LLMSpellError(Code.HOOK_EXECUTION_FAILED, f"{point} hook {hook.id} returned {type(r).__name__}; "
                                     "expected nothing or a table with 'action'",
                                     suggestions=["return { action = 'modify', input = ... }"])
             action = r.get("action")
@@ -125,14 +127,16 @@ class HookRegistry:
                 return out
             elif action == "cancel":
                 reason = r.get("reason") or "cancelled by a hook"
-                raise LLMSpellError(5001, f"{ctx.get('name') or point}: {reason}",
+                raise LLMSpellError(Code.HOOK_CANCELLED, f"{ctx.get('name') or point}: {reason}",
                                     details={"point": point, "hook": hook.id})
             elif action == "retry":
                 if not point.endswith("_error"):
-                    raise LLMSpellError(5002, f"'retry' is only allowed at *_error points, not {point}")
+                    raise LLMSpellError(
+                        Code.HOOK_EXECUTION_FAILED, f"'retry' is only allowed at *_error points, not {point}"
+                    )
                 out.retry = True
                 return out
             else:
-                raise LLMSpellError(5002, f"{point} hook returned unknown action {action!r}",
+                raise LLMSpellError(Code.HOOK_EXECUTION_FAILED, f"{point} hook returned unknown action {action!r}",
                                     suggestions=["continue, modify, replace, cancel or retry"])
         return out

@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 _ONE = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 _ANY = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
@@ -29,9 +29,11 @@ def lookup(ctx: dict[str, Any], path: str, step: str) -> Any:
         else:
             where = ".".join(walked) or "the context"
             have = sorted(node)[:12] if isinstance(node, dict) else None
-            raise LLMSpellError(3002, f"step '{step}': template {{{{{path}}}}} refers to missing key '{part}' "
-                                f"in {where}", type_="TemplateError",
-                                suggestions=[f"keys there: {', '.join(map(str, have))}"] if have else [])
+            raise LLMSpellError(
+                Code.WORKFLOW_INVALID_DEFINITION,
+                f"step '{step}': template {{{{{path}}}}} refers to missing key '{part}' " f"in {where}",
+                suggestions=[f"keys there: {', '.join(map(str, have))}"] if have else [],
+            )
         walked.append(part)
     return node
 

@@ -81,12 +81,12 @@ def _validator(schema: dict[str, Any]) -> Callable[[Any], None]:
 
 def check_schema(schema: Any, name: str) -> dict[str, Any]:
     if not isinstance(schema, dict):
-        raise LLMSpellError(2010, f"{name}: input_schema must be a table (a JSON Schema)")
+        raise LLMSpellError(Code.TOOL_SCHEMA_INVALID, f"{name}: input_schema must be a table (a JSON Schema)")
     import jsonschema
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as e:
-        raise LLMSpellError(2010, f"{name}: invalid input_schema: {e.message}") from None
+        raise LLMSpellError(Code.TOOL_SCHEMA_INVALID, f"{name}: invalid input_schema: {e.message}") from None
     return schema
 
 
@@ -129,7 +129,7 @@ class Tool:
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            raise LLMSpellError(2002, f"{self.name}: input must be a table of named parameters, "
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"{self.name}: input must be a table of named parameters, "
                                 f"got {type(value).__name__}", suggestions=self.suggestions())
         value = coerce_empty(value, self.input_schema)
         if self._check is None:
@@ -139,7 +139,7 @@ class Tool:
         except Exception as e:
             msg = getattr(e, "message", str(e)).replace(" is a required property", " is required")
             path = ".".join(str(p) for p in getattr(e, "absolute_path", ()) or ())
-            raise LLMSpellError(2002, f"{self.name}: {path + ': ' if path else ''}{msg}",
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"{self.name}: {path + ': ' if path else ''}{msg}",
                                 suggestions=self.suggestions()) from None
         return value
 
@@ -205,7 +205,7 @@ class ToolRegistry:
         if owner is not None:
             tool.owner = owner
         if not replace and tool.name in self.tools:
-            raise LLMSpellError(2005, f"a tool named {tool.name!r} is already registered")
+            raise LLMSpellError(Code.TOOL_CONFIGURATION_INVALID, f"a tool named {tool.name!r} is already registered")
         self.tools[tool.name] = tool
         return tool
 
@@ -221,7 +221,7 @@ class ToolRegistry:
         if tool is None:
             import difflib
             close = difflib.get_close_matches(str(name), list(self.tools), n=3)
-            raise LLMSpellError(2001, f"unknown tool {name!r}",
+            raise LLMSpellError(Code.TOOL_NOT_FOUND, f"unknown tool {name!r}",
                                 suggestions=([f"did you mean {', '.join(close)}?"] if close else [])
                                 + ["`llmspell tools list` shows every tool"])
         return tool

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..boundary import LazyView, ScriptFunction
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError, StorageError
 from .concurrency import gather_or_cancel
 from .hooks import HookOutcome
 from .resilience import backoff_delay
@@ -29,7 +29,7 @@ STEP_KEYS = {"name", "tool", "agent", "workflow", "run", "input", "output", "whe
 
 
 def _bad(wf: str, msg: str) -> LLMSpellError:
-    return LLMSpellError(3002, f"workflow '{wf}': {msg}", type_="InvalidDefinition")
+    return LLMSpellError(Code.WORKFLOW_INVALID_DEFINITION, f"workflow '{wf}': {msg}")
 
 
 @dataclass
@@ -109,7 +109,7 @@ class Execution:
                "done": self.done if self.checkpoint else {}}
         try:
             self.run.kv("workflows").set(self.run_id, rec)
-        except LLMSpellError as e:
+        except StorageError as e:
             if self.checkpoint:
                 raise
             self.run.events.emit("workflow.record_failed", {"run_id": self.run_id, "error": e.message})
@@ -185,8 +185,10 @@ class Workflow:
         if run_id is not None:
             resumed = run.kv("workflows").get(run_id)
             if resumed is not None and resumed.get("workflow") != self.name:
-                raise LLMSpellError(3008, f"run {run_id} belongs to workflow '{resumed.get('workflow')}', "
-                                    f"not '{self.name}'", type_="StateInvalid")
+                raise LLMSpellError(
+                    Code.WORKFLOW_STATE_INVALID,
+                    f"run {run_id} belongs to workflow '{resumed.get('workflow')}', " f"not '{self.name}'",
+                )
             if resumed is not None and input is None:
                 input = resumed.get("input")
         ex = Execution(run_id or uuid.uuid4().hex[:12], self, input, run, self.checkpoint)
@@ -205,8 +207,11 @@ class Workflow:
             ex.save(final=True)
             run.events.emit("workflow.failed", {"workflow": self.name, "run_id": ex.run_id, "cancelled": True},
                             self.name)
-            raise LLMSpellError(3003, f"workflow '{self.name}' was cancelled (run {ex.run_id})",
-                                type_="Cancelled", details={"run_id": ex.run_id}) from None
+            raise LLMSpellError(
+                Code.WORKFLOW_EXECUTION_FAILED,
+                f"workflow '{self.name}' was cancelled (run {ex.run_id})",
+                details={"run_id": ex.run_id},
+            ) from None
         finally:
             self._tasks.discard(task)
 
@@ -293,7 +298,7 @@ class Workflow:
                     out = await (asyncio.wait_for(coro, step.timeout) if step.timeout else coro)
                     break
                 except (asyncio.TimeoutError, TimeoutError):
-                    err = LLMSpellError(3007, f"step '{key}' took longer than {step.timeout:g}s", type_="Timeout")
+                    err = LLMSpellError(Code.WORKFLOW_TIMEOUT, f"step '{key}' took longer than {step.timeout:g}s")
                 except LLMSpellError as e:
                     err = e
                 if attempt < step.attempts:
@@ -303,9 +308,12 @@ class Workflow:
                     out = await self._step(ex, step.fallback, path, extra)
                     break
                 ms = _ms(t0)
-                failure = LLMSpellError(3004, f"workflow '{self.name}': step '{key}' failed: {err.message}",
-                                        type_="StepFailed", details={"step": key, "cause": err.to_dict()},
-                                        source=err.source)
+                failure = LLMSpellError(
+                    Code.WORKFLOW_STEP_FAILED,
+                    f"workflow '{self.name}': step '{key}' failed: {err.message}",
+                    details={"step": key, "cause": err.to_dict()},
+                    source=err.source,
+                )
                 self._record(ex, step, key, "failed", ms, None, error=err.to_dict(), attempts=attempt)
                 bus.emit("workflow.step.completed", {"workflow": self.name, "step": key, "status": "failed",
                                                      "duration_ms": ms, "error": err.message,
@@ -347,7 +355,7 @@ class Workflow:
             if isinstance(agent, str):
                 found = run.agents.get(agent)
                 if found is None:
-                    raise LLMSpellError(1001, f"step '{key}': unknown agent {agent!r}")
+                    raise LLMSpellError(Code.AGENT_NOT_FOUND, f"step '{key}': unknown agent {agent!r}")
                 agent = found
             payload = inp if isinstance(inp, dict) else {"input": inp}
             return (await agent.execute(run, payload))["output"]

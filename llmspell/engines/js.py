@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..boundary import (CLASS, ERROR, ERROR_FLAG, FN, FNREF, HANDLE, VIEW, ErrorValue, Handles, LazyView, ObjectRef,
                         ScriptFunction)
 from ..bridge.dispatch import bind, call_sync, settle, start_eager
-from ..errors import LLMSpellError, SpellFailed
+from ..errors import Code, LLMSpellError, SpellFailed
 from ..paths import builtins_dir, display_path
 from ..version import __version__
 
@@ -41,7 +41,9 @@ class JsEngine:
         try:
             import jsbox
         except ImportError:  # pragma: no cover - a dependency
-            raise LLMSpellError(4007, "the JavaScript engine needs the jsbox package") from None
+            raise LLMSpellError(
+                Code.SCRIPT_API_NOT_AVAILABLE, "the JavaScript engine needs the jsbox package"
+            ) from None
         self.jsbox = jsbox
         self.run = run
         sec = run.config.settings.security
@@ -134,7 +136,7 @@ class JsEngine:
             return v.decode("utf-8", "replace")
         if hasattr(v, "isoformat"):
             return v.isoformat()
-        raise LLMSpellError(4002, f"cannot pass a Python {type(v).__name__} to JavaScript")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"cannot pass a Python {type(v).__name__} to JavaScript")
 
     def handle(self, obj: Any) -> int:
         return self.handles.add(obj)
@@ -235,18 +237,27 @@ class JsEngine:
             if spec == "llmspell":
                 return m.group(0)
             if not spec.startswith(("./", "../")):
-                raise SpellFailed(4006, f"import of '{spec}' is not allowed: only 'llmspell' and modules "
-                                  "next to the spell can be imported", source=name, type_="SecurityViolation")
+                raise SpellFailed(
+                    Code.SCRIPT_SECURITY_VIOLATION,
+                    f"import of '{spec}' is not allowed: only 'llmspell' and modules "
+                    "next to the spell can be imported",
+                    source=name,
+                )
             if base is None:
-                raise SpellFailed(4002, f"import '{spec}': inline code has no folder", source=name)
+                raise SpellFailed(Code.SCRIPT_RUNTIME_ERROR, f"import '{spec}': inline code has no folder", source=name)
             target = os.path.realpath(os.path.join(os.path.dirname(base), spec))
             if not target.endswith((".js", ".mjs")) and os.path.isfile(target + ".js"):
                 target += ".js"
             if os.path.commonpath([root, target]) != root:
-                raise SpellFailed(4006, f"import '{spec}' resolves outside the spell's folder", source=name,
-                                  type_="SecurityViolation")
+                raise SpellFailed(
+                    Code.SCRIPT_SECURITY_VIOLATION,
+                    f"import '{spec}' resolves outside the spell's folder",
+                    source=name,
+                )
             if not os.path.isfile(target):
-                raise SpellFailed(4002, f"import '{spec}': module not found ({target})", source=name)
+                raise SpellFailed(
+                    Code.SCRIPT_RUNTIME_ERROR, f"import '{spec}': module not found ({target})", source=name
+                )
             canon = display_path(target)
             if canon not in self._modules:
                 self._register(canon, Path(target).read_text(encoding="utf-8"), target)
@@ -259,7 +270,7 @@ class JsEngine:
         try:
             code = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise SpellFailed(4001, "spell is not UTF-8 text", source=display) from None
+            raise SpellFailed(Code.SCRIPT_SYNTAX_ERROR, "spell is not UTF-8 text", source=display) from None
         if code.startswith("#!"):
             code = "//" + code
         if not _MODULE_SYNTAX.search(code) and re.search(r"^\s*return\b", code, re.M):
@@ -299,14 +310,16 @@ class JsEngine:
         assert self._eval is not None
         exc = self._eval.exception() if not self._eval.cancelled() else None
         if isinstance(exc, self.jsbox.JsTimeoutError):
-            return SpellFailed(4004, self.run.timeout_message(), source=self.run.display, type_="ExecutionTimeout")
+            return SpellFailed(Code.SCRIPT_EXECUTION_TIMEOUT, self.run.timeout_message(), source=self.run.display)
         msg = str(exc or "the JavaScript runtime stopped")
         # a bare "null" means even the error could not be built: the heap is full
         if "out of memory" in msg or msg.strip() == "null":
-            return SpellFailed(4005, self.run.memory_message(), source=self.run.display, type_="MemoryLimitExceeded")
+            return SpellFailed(Code.SCRIPT_MEMORY_LIMIT_EXCEEDED, self.run.memory_message(), source=self.run.display)
         first = msg.strip().split("\n")[0]
         m = _FRAME.search(msg.strip().split("\n")[1]) if "\n" in msg.strip() else None
-        return SpellFailed(4002, first, source=f"{m.group(1)}:{m.group(2)}" if m else self.run.display)
+        return SpellFailed(
+            Code.SCRIPT_RUNTIME_ERROR, first, source=f"{m.group(1)}:{m.group(2)}" if m else self.run.display
+        )
 
     async def run_main(self, name: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -328,7 +341,7 @@ class JsEngine:
 
     async def _job(self, ref: Any, payload: Any) -> Any:
         if self._eval is None or self._eval.done():
-            raise LLMSpellError(4002, "the JavaScript runtime of this spell is no longer running")
+            raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "the JavaScript runtime of this spell is no longer running")
         loop = asyncio.get_running_loop()
         self._job_seq += 1
         jid = self._job_seq
@@ -348,18 +361,24 @@ class JsEngine:
         """QuickJS throws a bare null, with no location, when it cannot allocate an
         error object; by the time it is reported the heap may be free again."""
         if isinstance(err, dict) and err.get("message") == "null" and not err.get("source"):
-            return SpellFailed(4005, self.run.memory_message() + " (QuickJS raised a bare null: out of memory)",
-                               source=self.run.display, type_="MemoryLimitExceeded")
+            return SpellFailed(
+                Code.SCRIPT_MEMORY_LIMIT_EXCEEDED,
+                self.run.memory_message() + " (QuickJS raised a bare null: out of memory)",
+                source=self.run.display,
+            )
         return self._failure(err)
 
     def _failure(self, err: Any) -> SpellFailed:
         if not isinstance(err, dict):
-            err = {"code": 4002, "message": str(err)}
+            err = {"code": int(Code.SCRIPT_RUNTIME_ERROR), "message": str(err)}
         if err.get("message") == "out of memory":
-            return SpellFailed(4005, self.run.memory_message(), source=err.get("source") or self.run.display,
-                               type_="MemoryLimitExceeded")
+            return SpellFailed(
+                Code.SCRIPT_MEMORY_LIMIT_EXCEEDED,
+                self.run.memory_message(),
+                source=err.get("source") or self.run.display,
+            )
         if err.get("type") == "SyntaxError":
-            err["code"] = 4001
+            err["code"] = int(Code.SCRIPT_SYNTAX_ERROR)
         return SpellFailed.from_dict(err)
 
     async def _watch(self, fut: asyncio.Future[Any]) -> None:
@@ -379,11 +398,14 @@ class JsEngine:
             if quiet < 2:
                 continue
             if not await self._probe():
-                raise SpellFailed(4005, self.run.memory_message(), source=self.run.display,
-                                  type_="MemoryLimitExceeded")
+                raise SpellFailed(Code.SCRIPT_MEMORY_LIMIT_EXCEEDED, self.run.memory_message(), source=self.run.display)
             if fut is self._main and not self._pending:
-                raise SpellFailed(4002, "the spell is waiting on a promise that nothing can settle",
-                                  source=self.run.display, suggestions=["is an `await` missing a resolve call?"])
+                raise SpellFailed(
+                    Code.SCRIPT_RUNTIME_ERROR,
+                    "the spell is waiting on a promise that nothing can settle",
+                    source=self.run.display,
+                    suggestions=["is an `await` missing a resolve call?"],
+                )
             quiet = 0
 
     async def _probe(self) -> bool:
@@ -407,4 +429,3 @@ class JsEngine:
         elif self._eval is not None and not self._eval.done():
             self._eval.cancel()
         self.handles.clear()
-

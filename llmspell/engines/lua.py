@@ -18,7 +18,7 @@ import lupa.lua54 as lupa
 
 from ..boundary import HANDLE, VIEW, ErrorValue, Handles, LazyView, ObjectRef, ScriptFunction
 from ..bridge.dispatch import bind, call_async, call_sync
-from ..errors import LLMSpellError, SpellFailed
+from ..errors import Code, LLMSpellError, SpellFailed
 from ..paths import builtins_dir, display_path
 from ..version import __version__
 
@@ -82,23 +82,37 @@ class LuaEngine:
     def _load_module(self, name: str) -> tuple[Any, ...]:
         base = self.run.spell_dir
         if not _MODULE_NAME.match(str(name)):
-            return False, self._err(LLMSpellError(4006, f"require: {name!r} is not a module name; "
-                                    "only modules next to the spell can be required",
-                                    suggestions=["require('helpers') loads helpers.lua next to the spell"]))
+            return False, self._err(
+                LLMSpellError(
+                    Code.SCRIPT_SECURITY_VIOLATION,
+                    f"require: {name!r} is not a module name; " "only modules next to the spell can be required",
+                    suggestions=["require('helpers') loads helpers.lua next to the spell"],
+                )
+            )
         if base is None:
-            return False, self._err(LLMSpellError(4002, f"require: no module {name!r} (inline code has no folder)"))
+            return False, self._err(
+                LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"require: no module {name!r} (inline code has no folder)")
+            )
         rel = name.replace(".", "/")
         root = os.path.realpath(base)
         for cand in (os.path.join(base, rel + ".lua"), os.path.join(base, rel, "init.lua")):
             real = os.path.realpath(cand)
             if os.path.isfile(real):
                 if os.path.commonpath([root, real]) != root:
-                    return False, self._err(LLMSpellError(4006, f"require: {name!r} resolves outside the spell's folder"))
+                    return False, self._err(
+                        LLMSpellError(
+                            Code.SCRIPT_SECURITY_VIOLATION, f"require: {name!r} resolves outside the spell's folder"
+                        )
+                    )
                 with open(real, encoding="utf-8") as f:
                     src = f.read()
                 return True, src, "@" + display_path(real)
-        return False, self._err(LLMSpellError(4002, f"require: module {name!r} not found next to the spell "
-                                f"(looked for {rel}.lua in {base})"))
+        return False, self._err(
+            LLMSpellError(
+                Code.SCRIPT_RUNTIME_ERROR,
+                f"require: module {name!r} not found next to the spell " f"(looked for {rel}.lua in {base})",
+            )
+        )
 
     # -- conversion ------------------------------------------------------------
     def to_py(self, v: Any, _depth: int = 0, _path: str = "") -> Any:
@@ -114,9 +128,11 @@ class LuaEngine:
                 view = self.handles.get(h)
                 return view.data if isinstance(view, LazyView) else None
             if _depth > 100:
-                raise LLMSpellError(4002, "cannot convert a table that contains itself or is nested over 100 deep "
-                                    f"(at {_path[:120]})",
-                                    suggestions=["pass plain data: tables without references back to themselves"])
+                raise LLMSpellError(
+                    Code.SCRIPT_RUNTIME_ERROR,
+                    "cannot convert a table that contains itself or is nested over 100 deep " f"(at {_path[:120]})",
+                    suggestions=["pass plain data: tables without references back to themselves"],
+                )
             items = list(v.items())
             n = len(items)
             d = _depth + 1
@@ -134,7 +150,7 @@ class LuaEngine:
         if t == "function":
             return ScriptFunction(self, v)
         if t == "thread":
-            raise LLMSpellError(4002, "cannot pass a coroutine to the API")
+            raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "cannot pass a coroutine to the API")
         return v
 
     def to_lua(self, v: Any) -> Any:
@@ -164,7 +180,7 @@ class LuaEngine:
             return self._err(v)
         if hasattr(v, "isoformat"):
             return v.isoformat()
-        raise LLMSpellError(4002, f"cannot pass a Python {type(v).__name__} to Lua")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"cannot pass a Python {type(v).__name__} to Lua")
 
     def _view_get(self, hid: int, key: Any) -> Any:
         view = self.handles.get(hid)
@@ -207,9 +223,11 @@ class LuaEngine:
             try:
                 r = co.send(value)
             except lupa.LuaMemoryError:
-                raise SpellFailed(4005, self.run.memory_message(), source=self.run.display) from None
+                raise SpellFailed(
+                    Code.SCRIPT_MEMORY_LIMIT_EXCEEDED, self.run.memory_message(), source=self.run.display
+                ) from None
             except lupa.LuaError as e:
-                raise SpellFailed(4002, str(e) or "Lua error", source=self.run.display) from None
+                raise SpellFailed(Code.SCRIPT_RUNTIME_ERROR, str(e) or "Lua error", source=self.run.display) from None
             if not co:
                 ok, v = r
                 if ok:
@@ -218,14 +236,22 @@ class LuaEngine:
                 if not isinstance(err, dict):
                     # Out of memory skips the message handler: only a string is left.
                     if "not enough memory" in str(err):
-                        raise SpellFailed(4005, self.run.memory_message(), source=self.run.display,
-                                          type_="MemoryLimitExceeded")
-                    err = {"code": 4002, "message": str(err)}
+                        raise SpellFailed(
+                            Code.SCRIPT_MEMORY_LIMIT_EXCEEDED, self.run.memory_message(), source=self.run.display
+                        )
+                    err = {"code": int(Code.SCRIPT_RUNTIME_ERROR), "message": str(err)}
                 raise SpellFailed.from_dict(err)
             if type(r) is not tuple or not r or r[0] != REQ:
-                value = (False, self._err(LLMSpellError(
-                    4002, "coroutine.yield outside of a coroutine created by the spell",
-                    suggestions=["use Async.all / Async.sleep for concurrency"])))
+                value = (
+                    False,
+                    self._err(
+                        LLMSpellError(
+                            Code.SCRIPT_RUNTIME_ERROR,
+                            "coroutine.yield outside of a coroutine created by the spell",
+                            suggestions=["use Async.all / Async.sleep for concurrency"],
+                        )
+                    ),
+                )
                 continue
             self._calls += 1
             if self._calls % 200 == 0:
@@ -237,15 +263,20 @@ class LuaEngine:
         fn, err = (r if isinstance(r, tuple) else (r, None))
         if fn is None:
             m = re.match(r"^(.*?:\d+): (.*)$", str(err), re.S)
-            raise SpellFailed(4001, m.group(2) if m else str(err), source=m.group(1) if m else chunkname.lstrip("@="),
-                              type_="SyntaxError")
+            raise SpellFailed(
+                Code.SCRIPT_SYNTAX_ERROR,
+                m.group(2) if m else str(err),
+                source=m.group(1) if m else chunkname.lstrip("@="),
+            )
         return fn
 
     def load_file(self, path: str, display: str) -> Any:
         try:
             code = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise SpellFailed(4001, "spell is not UTF-8 text (binary chunks are not allowed)", source=display) from None
+            raise SpellFailed(
+                Code.SCRIPT_SYNTAX_ERROR, "spell is not UTF-8 text (binary chunks are not allowed)", source=display
+            ) from None
         return self.load_string(code, "@" + display)
 
     async def run_main(self, chunk: Any) -> Any:

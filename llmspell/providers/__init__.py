@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 if TYPE_CHECKING:
     from .base import Provider
@@ -28,7 +28,7 @@ def resolve_provider(spec: str, config: Any, agent_cfg: Any = None) -> tuple["Pr
     """'provider/model' → (the provider, model name, provider name); every kind
     implements the `base.Provider` protocol agents call."""
     if not isinstance(spec, str) or "/" not in spec:
-        raise LLMSpellError(1004, f"model must look like 'provider/model', got {spec!r}")
+        raise LLMSpellError(Code.AGENT_INVALID_CONFIGURATION, f"model must look like 'provider/model', got {spec!r}")
     pname, model = spec.split("/", 1)
     settings = provider_settings(config, pname)
     overrides = getattr(agent_cfg, "overrides", None) or {}

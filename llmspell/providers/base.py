@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 
 @dataclass
@@ -52,7 +52,7 @@ class LLMResponse:
 class ProviderError(LLMSpellError):
     """A provider call failed; `retryable` and `retry_after` guide the retry loop."""
 
-    def __init__(self, message: str, *, code: int = 1009, status: int | None = None,
+    def __init__(self, message: str, *, code: int = Code.AGENT_LLM_CALL_FAILED, status: int | None = None,
                  retryable: bool = False, retry_after: float | None = None) -> None:
         super().__init__(code, message, recoverable=retryable)
         self.status = status

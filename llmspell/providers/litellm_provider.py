@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any, AsyncIterator
 
+from ..errors import Code
 from .base import LLMRequest, LLMResponse, ProviderError, ToolCall
 
 _litellm: Any = None
@@ -153,15 +154,25 @@ def _translate(e: Exception, provider: str) -> ProviderError:
         if secret_hint in msg:
             msg = msg.split(secret_hint)[0] + secret_hint + "…"
     if kind in ("Timeout", "APITimeoutError") or status == 408:
-        return ProviderError(f"{provider}: request timed out", code=1005, status=408, retryable=True)
+        return ProviderError(f"{provider}: request timed out", code=Code.AGENT_TIMEOUT, status=408, retryable=True)
     if kind == "RateLimitError" or status == 429:
-        return ProviderError(f"{provider}: rate limited (429): {msg}", code=6006, status=429, retryable=True,
-                             retry_after=retry_after)
+        return ProviderError(
+            f"{provider}: rate limited (429): {msg}",
+            code=Code.SYSTEM_RATE_LIMIT_EXCEEDED,
+            status=429,
+            retryable=True,
+            retry_after=retry_after,
+        )
     if kind in ("AuthenticationError", "PermissionDeniedError") or status in (401, 403):
-        return ProviderError(f"{provider}: authentication failed ({status}); check the API key", code=6004,
-                             status=status)
+        return ProviderError(
+            f"{provider}: authentication failed ({status}); check the API key",
+            code=Code.SYSTEM_AUTHENTICATION_FAILED,
+            status=status,
+        )
     if kind == "APIConnectionError":
-        return ProviderError(f"{provider}: cannot reach the model server: {msg}", code=6003, retryable=True)
+        return ProviderError(
+            f"{provider}: cannot reach the model server: {msg}", code=Code.SYSTEM_NETWORK_FAILURE, retryable=True
+        )
     if status is not None and int(status) >= 500:
         return ProviderError(f"{provider}: server error ({status}): {msg}", status=int(status), retryable=True,
                              retry_after=retry_after)

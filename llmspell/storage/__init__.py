@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Config
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from .base import KV, Store, Transaction
 from .memory import MemoryStore
 
@@ -17,5 +17,5 @@ def open_store(config: Config) -> Store:
     if backend == "leveldb":
         from .leveldb import open_leveldb
         return open_leveldb(config.data_dir, config.settings.storage.lock_timeout)
-    raise LLMSpellError(4007, f"storage backend {backend!r} is not implemented yet",
+    raise LLMSpellError(Code.SCRIPT_API_NOT_AVAILABLE, f"storage backend {backend!r} is not implemented yet",
                         suggestions=["use backend = \"leveldb\" or \"memory\""])

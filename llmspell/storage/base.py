@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, Protocol
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError, StorageError
 
 USER_PREFIX = b"kv/"
 
@@ -24,13 +24,13 @@ def encode(value: Any) -> bytes:
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     except (TypeError, ValueError) as e:
-        raise LLMSpellError(6002, f"value cannot be stored: {e}",
+        raise StorageError(f"value cannot be stored: {e}",
                             suggestions=["store strings, numbers, booleans, tables/lists of them"]) from None
 
 
 def _check_key(key: Any) -> str:
     if not isinstance(key, str) or not key:
-        raise LLMSpellError(2002, f"storage key must be a non-empty string, got {key!r}", type_="InvalidInput")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"storage key must be a non-empty string, got {key!r}")
     return key
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import LLMSpellError
+from ..errors import StorageError
 
 _HANDLES: dict[str, "LevelDBStore"] = {}
 _GUARD = threading.Lock()
@@ -54,23 +54,27 @@ class LevelDBStore:
                 return self.db
             except plyvel.IOError as e:
                 if "lock" not in str(e).lower():
-                    raise LLMSpellError(6002, f"cannot open storage at {self.path}: {e}") from None
+                    raise StorageError(f"cannot open storage at {self.path}: {e}"
+                    ) from None
                 if time.monotonic() >= deadline:
                     owner = ""
                     try:
                         owner = f" (pid {(self.path / 'OWNER').read_text().strip()})"
                     except OSError:
                         pass
-                    raise LLMSpellError(
-                        6002, f"storage at {self.path} is in use by another llmspell process{owner}; "
+                    raise StorageError(f"storage at {self.path} is in use by another llmspell process{owner}; "
                         f"waited {self.lock_timeout:g}s",
-                        suggestions=["wait for the other run to finish", "raise storage.lock_timeout",
-                                     "talk to a running daemon instead of opening its database"],
-                        recoverable=True) from None
+                        suggestions=[
+                            "wait for the other run to finish",
+                            "raise storage.lock_timeout",
+                            "talk to a running daemon instead of opening its database",
+                        ],
+                        recoverable=True,
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
             except plyvel.CorruptionError as e:
-                raise LLMSpellError(6002, f"storage at {self.path} is corrupted: {e}",
+                raise StorageError(f"storage at {self.path} is corrupted: {e}",
                                     suggestions=["restore from `llmspell state export` output"]) from None
 
     def get(self, key: bytes) -> bytes | None:

@@ -9,7 +9,7 @@ import operator
 import re
 from typing import Any
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from . import builtin
 from .security import check_path
 
@@ -51,16 +51,22 @@ def json_processor(inp: dict[str, Any], ctx: Any) -> Any:
         try:
             data = json.loads(data)
         except json.JSONDecodeError as e:
-            raise LLMSpellError(2002, f"json_processor: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+            raise LLMSpellError(
+                Code.TOOL_INVALID_INPUT, f"json_processor: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"
+            ) from None
     if op == "parse":
         return data
     if op == "stringify":
         return json.dumps(data, ensure_ascii=False, indent=2 if inp.get("pretty") else None)
     if op == "keys":
-        return sorted(data) if isinstance(data, dict) else list(range(1, len(data) + 1)) if isinstance(data, list) else []
+        return (
+            sorted(data)
+            if isinstance(data, dict)
+            else list(range(1, len(data) + 1)) if isinstance(data, list) else []
+        )
     if op == "merge":
         if not isinstance(data, list):
-            raise LLMSpellError(2002, "json_processor: merge needs 'input' = an array of tables")
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT, "json_processor: merge needs 'input' = an array of tables")
         out: Any = {}
         for d in data:
             out = _deep_merge(out, d)
@@ -68,18 +74,18 @@ def json_processor(inp: dict[str, Any], ctx: Any) -> Any:
     if op == "validate":
         import jsonschema
         if "schema" not in inp:
-            raise LLMSpellError(2002, "json_processor: validate needs 'schema'")
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT, "json_processor: validate needs 'schema'")
         v = jsonschema.validators.validator_for(inp["schema"])(inp["schema"])
         errs = [{"path": ".".join(map(str, e.absolute_path)), "message": e.message} for e in v.iter_errors(data)]
         return {"valid": not errs, "errors": errs}
     if not inp.get("query"):
-        raise LLMSpellError(2002, "json_processor: 'query' is required for the query operation",
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, "json_processor: 'query' is required for the query operation",
                             suggestions=["query = 'items[0].name'"])
     import jmespath
     try:
         return jmespath.search(inp["query"], data)
     except jmespath.exceptions.JMESPathError as e:
-        raise LLMSpellError(2002, f"json_processor: invalid query {inp['query']!r}: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"json_processor: invalid query {inp['query']!r}: {e}") from None
 
 
 _OPS = {"==": operator.eq, "=": operator.eq, "!=": operator.ne, ">=": operator.ge,
@@ -104,7 +110,10 @@ def _matches(row: dict[str, Any], cond: Any) -> bool:
         return all(str(row.get(k)) == str(v) for k, v in cond.items())
     m = _COND.match(str(cond))
     if not m:
-        raise LLMSpellError(2002, f"csv_processor: cannot read filter {cond!r}; use 'column > 10' or {{column = value}}")
+        raise LLMSpellError(
+            Code.TOOL_INVALID_INPUT,
+            f"csv_processor: cannot read filter {cond!r}; use 'column > 10' or {{column = value}}",
+        )
     col, op, raw = m.groups()
     val = _num(raw.strip("'\""))
     cell = _num(row.get(col))
@@ -139,28 +148,44 @@ def _aggregate(rows: list[dict[str, Any]], group_by: str | None, aggs: list[str]
             elif fn == "max":
                 rec[name] = max(nums) if nums else None
             else:
-                raise LLMSpellError(2002, f"csv_processor: unknown aggregation {a!r} (count, sum, avg, min, max)")
+                raise LLMSpellError(
+                    Code.TOOL_INVALID_INPUT, f"csv_processor: unknown aggregation {a!r} (count, sum, avg, min, max)"
+                )
         out.append(rec)
     return out
 
 
-@builtin("csv_processor", "data", "Read, parse, write, filter, sort and aggregate CSV data", {
-    "properties": {
-        "operation": {"enum": ["read", "parse", "write", "stringify", "filter", "aggregate", "sort"], "default": "parse"},
-        "file_path": {"type": "string"}, "path": {"type": "string"},
-        "content": {"type": "string", "description": "CSV text"},
-        "rows": {"type": "array", "description": "rows for write/filter/aggregate"},
-        "headers": {"type": "boolean", "default": True},
-        "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ","},
-        "encoding": {"type": "string", "default": "utf-8"},
-        "filter": {"description": "'amount > 1000' or { column = value }"},
-        "group_by": {"type": "string"},
-        "aggregations": {"type": "array", "items": {"type": "string"}, "description": "e.g. 'sum:amount', 'count:*'"},
-        "columns": {"type": "array", "items": {"type": "string"}, "description": "column order for write"},
-        "sort_by": {"type": "string"}, "descending": {"type": "boolean", "default": False},
-        "convert_numbers": {"type": "boolean", "default": False},
+@builtin(
+    "csv_processor",
+    "data",
+    "Read, parse, write, filter, sort and aggregate CSV data",
+    {
+        "properties": {
+            "operation": {
+                "enum": ["read", "parse", "write", "stringify", "filter", "aggregate", "sort"],
+                "default": "parse",
+            },
+            "file_path": {"type": "string"},
+            "path": {"type": "string"},
+            "content": {"type": "string", "description": "CSV text"},
+            "rows": {"type": "array", "description": "rows for write/filter/aggregate"},
+            "headers": {"type": "boolean", "default": True},
+            "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ","},
+            "encoding": {"type": "string", "default": "utf-8"},
+            "filter": {"description": "'amount > 1000' or { column = value }"},
+            "group_by": {"type": "string"},
+            "aggregations": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "e.g. 'sum:amount', 'count:*'",
+            },
+            "columns": {"type": "array", "items": {"type": "string"}, "description": "column order for write"},
+            "sort_by": {"type": "string"},
+            "descending": {"type": "boolean", "default": False},
+            "convert_numbers": {"type": "boolean", "default": False},
+        }
     },
-})
+)
 def csv_processor(inp: dict[str, Any], ctx: Any) -> Any:
     op = inp.get("operation", "parse")
     delim = inp.get("delimiter", ",")
@@ -188,7 +213,7 @@ def csv_processor(inp: dict[str, Any], ctx: Any) -> Any:
         if text is None:
             text = inp.get("content")
         if text is None:
-            raise LLMSpellError(2002, "csv_processor: give 'file_path', 'content' or 'rows'")
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT, "csv_processor: give 'file_path', 'content' or 'rows'")
         reader = csv.reader(io.StringIO(text), delimiter=delim)
         data = list(reader)
         if inp.get("headers", True) and data:
@@ -222,7 +247,7 @@ def yaml_processor(inp: dict[str, Any], ctx: Any) -> Any:
         text = yaml.safe_dump(inp.get("input"), sort_keys=False, allow_unicode=True)
         if op == "write":
             if not inp.get("path"):
-                raise LLMSpellError(2002, "yaml_processor: write needs 'path'")
+                raise LLMSpellError(Code.TOOL_INVALID_INPUT, "yaml_processor: write needs 'path'")
             from .fs import file_writer
             return file_writer({"path": inp["path"], "content": text}, ctx)
         return text
@@ -230,11 +255,11 @@ def yaml_processor(inp: dict[str, Any], ctx: Any) -> Any:
     if text is None:
         text = inp.get("content", inp.get("input"))
     if not isinstance(text, str):
-        raise LLMSpellError(2002, "yaml_processor: give YAML text in 'content' or a file in 'path'")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, "yaml_processor: give YAML text in 'content' or a file in 'path'")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise LLMSpellError(2002, f"yaml_processor: invalid YAML: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"yaml_processor: invalid YAML: {e}") from None
     data = json.loads(json.dumps(data, default=str))  # dates etc. → plain values
     if op == "validate":
         import jsonschema

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from ..units import parse_size
 from . import builtin
 from .security import check_path
@@ -28,9 +28,13 @@ def _iso(ts: float) -> str:
 
 def _limit(ctx: Any, inp: dict[str, Any]) -> int:
     try:
-        return parse_size(inp["max_size"]) if inp.get("max_size") is not None else ctx.config.settings.tools.max_file_size
+        return (
+            parse_size(inp["max_size"])
+            if inp.get("max_size") is not None
+            else ctx.config.settings.tools.max_file_size
+        )
     except ValueError as e:
-        raise LLMSpellError(2002, f"max_size: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"max_size: {e}") from None
 
 
 @builtin("file_reader", "filesystem", "Read a text or binary file (inside security.allowed_paths)", {
@@ -46,11 +50,14 @@ def _limit(ctx: Any, inp: dict[str, Any]) -> int:
 def file_reader(inp: dict[str, Any], ctx: Any) -> str:
     p = check_path(ctx, inp["path"], "file_reader", must_exist=True)
     if not p.is_file():
-        raise LLMSpellError(2002, f"file_reader: '{inp['path']}' is not a file")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"file_reader: '{inp['path']}' is not a file")
     size, limit = p.stat().st_size, _limit(ctx, inp)
     if size > limit:
-        raise LLMSpellError(2007, f"file_reader: '{inp['path']}' is {size} bytes, over the {limit}-byte limit",
-                            suggestions=["pass a larger max_size"])
+        raise LLMSpellError(
+            Code.TOOL_RESOURCE_UNAVAILABLE,
+            f"file_reader: '{inp['path']}' is {size} bytes, over the {limit}-byte limit",
+            suggestions=["pass a larger max_size"],
+        )
     data = p.read_bytes()
     enc = inp.get("encoding", "utf-8")
     if enc in ("base64", "binary"):
@@ -58,10 +65,13 @@ def file_reader(inp: dict[str, Any], ctx: Any) -> str:
     try:
         text = data.decode(enc)
     except LookupError:
-        raise LLMSpellError(2002, f"file_reader: unknown encoding {enc!r}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"file_reader: unknown encoding {enc!r}") from None
     except UnicodeDecodeError as e:
-        raise LLMSpellError(2003, f"file_reader: '{inp['path']}' is not valid {enc} (byte {e.start}); "
-                            "use encoding = 'base64' for binary files") from None
+        raise LLMSpellError(
+            Code.TOOL_EXECUTION_FAILED,
+            f"file_reader: '{inp['path']}' is not valid {enc} (byte {e.start}); "
+            "use encoding = 'base64' for binary files",
+        ) from None
     if "start_line" in inp or "end_line" in inp:
         lines = text.splitlines(keepends=True)
         text = "".join(lines[inp.get("start_line", 1) - 1: inp.get("end_line", len(lines))])
@@ -86,13 +96,13 @@ def file_writer(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
     try:
         data = base64.b64decode(inp["content"]) if enc == "base64" else inp["content"].encode(enc)
     except (LookupError, ValueError) as e:
-        raise LLMSpellError(2002, f"file_writer: cannot encode content: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"file_writer: cannot encode content: {e}") from None
     if p.is_dir():
-        raise LLMSpellError(2002, f"file_writer: '{inp['path']}' is a directory")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"file_writer: '{inp['path']}' is a directory")
     if inp.get("create_dirs", True):
         p.parent.mkdir(parents=True, exist_ok=True)
     elif not p.parent.is_dir():
-        raise LLMSpellError(2007, f"file_writer: folder of '{inp['path']}' does not exist")
+        raise LLMSpellError(Code.TOOL_RESOURCE_UNAVAILABLE, f"file_writer: folder of '{inp['path']}' does not exist")
     backup = None
     if inp.get("create_backup") and p.exists():
         backup = p.with_name(p.name + ".bak")
@@ -158,7 +168,7 @@ def _entry(p: Path, root: Path, meta: bool) -> dict[str, Any]:
 def directory_lister(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
     root = check_path(ctx, inp.get("path", "."), "directory_lister", must_exist=True)
     if not root.is_dir():
-        raise LLMSpellError(2002, f"directory_lister: '{inp.get('path')}' is not a directory")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"directory_lister: '{inp.get('path')}' is not a directory")
     out = []
     pat, kind = inp.get("pattern"), inp.get("type", "any")
     for p, _ in _walk(root, inp.get("recursive", False), inp.get("max_depth"), inp.get("include_hidden", False)):
@@ -186,13 +196,17 @@ def directory_lister(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
 def file_search(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
     root = check_path(ctx, inp.get("path", "."), "file_search", must_exist=True)
     if not inp.get("pattern") and not inp.get("name_pattern"):
-        raise LLMSpellError(2002, "file_search: give 'pattern' (content regex) and/or 'name_pattern' (glob)")
+        raise LLMSpellError(
+            Code.TOOL_INVALID_INPUT, "file_search: give 'pattern' (content regex) and/or 'name_pattern' (glob)"
+        )
     rx = None
     if inp.get("pattern"):
         try:
             rx = re.compile(inp["pattern"], 0 if inp.get("case_sensitive", True) else re.I)
         except re.error as e:
-            raise LLMSpellError(2002, f"file_search: invalid regex {inp['pattern']!r}: {e}") from None
+            raise LLMSpellError(
+                Code.TOOL_INVALID_INPUT, f"file_search: invalid regex {inp['pattern']!r}: {e}"
+            ) from None
     limit = inp.get("max_results", 100)
     max_size = ctx.config.settings.tools.max_file_size
     out: list[dict[str, Any]] = []

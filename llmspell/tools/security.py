@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 
 
 def allowed_roots(ctx: Any) -> list[str]:
@@ -19,9 +19,9 @@ def check_path(ctx: Any, path: Any, tool: str, *, must_exist: bool = False) -> P
     """Resolve `path` (relative to the working directory) and refuse anything that
     lands outside security.allowed_paths — '..' and symlinks included."""
     if not isinstance(path, str) or not path:
-        raise LLMSpellError(2002, f"{tool}: 'path' must be a non-empty string")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"{tool}: 'path' must be a non-empty string")
     if "\x00" in path:
-        raise LLMSpellError(2002, f"{tool}: 'path' contains a NUL byte")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"{tool}: 'path' contains a NUL byte")
     p = Path(os.path.expanduser(path))
     if not p.is_absolute():
         p = ctx.cwd / p
@@ -30,22 +30,22 @@ def check_path(ctx: Any, path: Any, tool: str, *, must_exist: bool = False) -> P
         if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
             break
     else:
-        raise LLMSpellError(2006, f"{tool}: path '{path}' is outside security.allowed_paths",
+        raise LLMSpellError(Code.TOOL_PERMISSION_DENIED, f"{tool}: path '{path}' is outside security.allowed_paths",
                             suggestions=["add its folder to security.allowed_paths in llmspell.toml"])
     rp = Path(real)
     if must_exist and not rp.exists():
-        raise LLMSpellError(2007, f"{tool}: no such file or directory: '{path}'")
+        raise LLMSpellError(Code.TOOL_RESOURCE_UNAVAILABLE, f"{tool}: no such file or directory: '{path}'")
     return rp
 
 
 def check_url(ctx: Any, url: Any, tool: str) -> str:
     if not isinstance(url, str):
-        raise LLMSpellError(2002, f"{tool}: 'url' must be a string")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"{tool}: 'url' must be a string")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise LLMSpellError(2002, f"{tool}: '{url}' is not an http(s) URL")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"{tool}: '{url}' is not an http(s) URL")
     host = parts.hostname.lower()
     if not any(fnmatch.fnmatchcase(host, pat.lower()) for pat in ctx.security.allowed_domains):
-        raise LLMSpellError(2006, f"{tool}: domain '{host}' is not in security.allowed_domains",
+        raise LLMSpellError(Code.TOOL_PERMISSION_DENIED, f"{tool}: domain '{host}' is not in security.allowed_domains",
                             suggestions=["add it to security.allowed_domains in llmspell.toml"])
     return url

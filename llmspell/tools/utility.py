@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any, Callable
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from . import builtin
 from .security import check_path
 
@@ -48,14 +48,21 @@ def calculator(inp: dict[str, Any], ctx: Any) -> Any:
     try:
         value = ev.eval(expr)
     except ZeroDivisionError:
-        raise LLMSpellError(2003, f"calculator: division by zero in {inp['expression']!r}") from None
+        raise LLMSpellError(
+            Code.TOOL_EXECUTION_FAILED, f"calculator: division by zero in {inp['expression']!r}"
+        ) from None
     except (simpleeval.NameNotDefined, simpleeval.FunctionNotDefined) as e:
-        raise LLMSpellError(2002, f"calculator: {e} in {inp['expression']!r}",
-                            suggestions=["pass values in 'variables'", "functions: " + ", ".join(sorted(_FUNCS))]) from None
+        raise LLMSpellError(
+            Code.TOOL_INVALID_INPUT,
+            f"calculator: {e} in {inp['expression']!r}",
+            suggestions=["pass values in 'variables'", "functions: " + ", ".join(sorted(_FUNCS))],
+        ) from None
     except (SyntaxError, simpleeval.InvalidExpression, TypeError, ValueError, OverflowError, KeyError) as e:
-        raise LLMSpellError(2002, f"calculator: cannot evaluate {inp['expression']!r}: {e}") from None
+        raise LLMSpellError(
+            Code.TOOL_INVALID_INPUT, f"calculator: cannot evaluate {inp['expression']!r}: {e}"
+        ) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LLMSpellError(2002, f"calculator: {inp['expression']!r} is not a numeric expression")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"calculator: {inp['expression']!r} is not a numeric expression")
     if isinstance(value, float):
         if inp.get("precision") is not None:
             value = round(value, inp["precision"])
@@ -87,14 +94,14 @@ def _replace(s: str, args: dict[str, Any]) -> str:
     try:
         return re.sub(pat, rep, s, flags=_re_flags(args) | (0 if args.get("case_sensitive", False) else re.I))
     except re.error as e:
-        raise LLMSpellError(2002, f"text_manipulator: invalid regex {pat!r}: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"text_manipulator: invalid regex {pat!r}: {e}") from None
 
 
 def _extract(s: str, args: dict[str, Any]) -> list[Any]:
     try:
         found = re.findall(args.get("pattern", args.get("value", "")), s, _re_flags(args))
     except re.error as e:
-        raise LLMSpellError(2002, f"text_manipulator: invalid regex: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"text_manipulator: invalid regex: {e}") from None
     return found if "g" in str(args.get("flags", "g")) else found[:1]
 
 
@@ -149,10 +156,12 @@ def _text_op(text: Any, op: Any) -> Any:
     elif isinstance(op, dict) and "operation" in op:
         name, args = op["operation"], op
     else:
-        raise LLMSpellError(2002, f"text_manipulator: cannot read operation {op!r}")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"text_manipulator: cannot read operation {op!r}")
     fn = _TEXT_OPS.get(re.sub(r"[_\s]", "", str(name)).lower())
     if fn is None:
-        raise LLMSpellError(2002, f"text_manipulator: unknown operation {name!r}", suggestions=[_TEXT_OPS_HINT])
+        raise LLMSpellError(
+            Code.TOOL_INVALID_INPUT, f"text_manipulator: unknown operation {name!r}", suggestions=[_TEXT_OPS_HINT]
+        )
     return fn(text if isinstance(text, str) else str(text), args)
 
 
@@ -167,7 +176,7 @@ def _text_op(text: Any, op: Any) -> Any:
 def text_manipulator(inp: dict[str, Any], ctx: Any) -> Any:
     ops = list(inp.get("operations") or []) + ([inp["operation"]] if inp.get("operation") is not None else [])
     if not ops:
-        raise LLMSpellError(2002, "text_manipulator: give 'operation' or 'operations'")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, "text_manipulator: give 'operation' or 'operations'")
     value: Any = inp["text"]
     for op in ops:
         if isinstance(value, list):
@@ -181,11 +190,22 @@ def text_manipulator(inp: dict[str, Any], ctx: Any) -> Any:
 def _uuid7() -> uuid.UUID:
     ms = time.time_ns() // 1_000_000
     rnd = int.from_bytes(os.urandom(10), "big")
-    n = (ms & ((1 << 48) - 1)) << 80 | (0x7 << 76) | ((rnd >> 62) & 0xFFF) << 64 | (0b10 << 62) | (rnd & ((1 << 62) - 1))
+    n = (
+        (ms & ((1 << 48) - 1)) << 80
+        | (0x7 << 76)
+        | ((rnd >> 62) & 0xFFF) << 64
+        | (0b10 << 62)
+        | (rnd & ((1 << 62) - 1))
+    )
     return uuid.UUID(int=n)
 
 
-_NAMESPACES = {"dns": uuid.NAMESPACE_DNS, "url": uuid.NAMESPACE_URL, "oid": uuid.NAMESPACE_OID, "x500": uuid.NAMESPACE_X500}
+_NAMESPACES = {
+    "dns": uuid.NAMESPACE_DNS,
+    "url": uuid.NAMESPACE_URL,
+    "oid": uuid.NAMESPACE_OID,
+    "x500": uuid.NAMESPACE_X500,
+}
 
 
 @builtin("uuid_generator", "utility", "Generate UUIDs (v1, v3, v4, v5, v7)", {
@@ -204,12 +224,14 @@ def uuid_generator(inp: dict[str, Any], ctx: Any) -> Any:
     for _ in range(inp.get("count", 1)):
         if v in (3, 5):
             if not inp.get("name"):
-                raise LLMSpellError(2002, f"uuid_generator: version {v} needs 'name'")
+                raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"uuid_generator: version {v} needs 'name'")
             ns_raw = inp.get("namespace", "dns")
             try:
                 ns = _NAMESPACES.get(ns_raw) or uuid.UUID(ns_raw)
             except ValueError:
-                raise LLMSpellError(2002, f"uuid_generator: namespace {ns_raw!r} is not dns/url/oid/x500 or a UUID") from None
+                raise LLMSpellError(
+                    Code.TOOL_INVALID_INPUT, f"uuid_generator: namespace {ns_raw!r} is not dns/url/oid/x500 or a UUID"
+                ) from None
             u = (uuid.uuid3 if v == 3 else uuid.uuid5)(ns, inp["name"])
         else:
             u = {1: uuid.uuid1, 4: uuid.uuid4, 7: _uuid7}[v]()
@@ -237,7 +259,7 @@ def hash_calculator(inp: dict[str, Any], ctx: Any) -> Any:
     else:
         text = inp.get("input", inp.get("data", inp.get("text")))
         if text is None:
-            raise LLMSpellError(2002, "hash_calculator: give 'input' (text) or 'path'")
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT, "hash_calculator: give 'input' (text) or 'path'")
         data = text.encode()
     h = hmac.new(inp["key"].encode(), data, algo) if inp.get("key") else hashlib.new(algo, data)
     raw = h.digest()
@@ -259,7 +281,7 @@ def base64_encoder(inp: dict[str, Any], ctx: Any) -> str:
     from urllib.parse import quote, unquote
     s = inp.get("input", inp.get("text"))
     if s is None:
-        raise LLMSpellError(2002, "base64_encoder: 'input' is required")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, "base64_encoder: 'input' is required")
     op = inp.get("operation", "encode")
     if op == "url_encode":
         return quote(s, safe="")
@@ -273,7 +295,7 @@ def base64_encoder(inp: dict[str, Any], ctx: Any) -> str:
             padded.encode())
         return raw.decode("utf-8")
     except (binascii.Error, ValueError) as e:
-        raise LLMSpellError(2002, f"base64_encoder: input is not valid base64 text: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"base64_encoder: input is not valid base64 text: {e}") from None
 
 
 # -- dates --------------------------------------------------------------------------
@@ -305,7 +327,7 @@ def date_time_handler(inp: dict[str, Any], ctx: Any) -> Any:
             d = parser.parse(v)
             return arrow.get(d, tzinfo=tz) if d.tzinfo is None and tz else arrow.get(d)
         except (ValueError, TypeError, arrow.parser.ParserError, OverflowError) as e:
-            raise LLMSpellError(2002, f"date_time_handler: cannot parse date {v!r}: {e}") from None
+            raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"date_time_handler: cannot parse date {v!r}: {e}") from None
 
     try:
         d = parse(inp["date"]) if inp.get("date") is not None else arrow.utcnow()
@@ -318,16 +340,18 @@ def date_time_handler(inp: dict[str, Any], ctx: Any) -> Any:
             d = d.shift(**{k if k.endswith("s") else k + "s": v for k, v in amt.items()})
         if op == "diff":
             if inp.get("date2") is None:
-                raise LLMSpellError(2002, "date_time_handler: diff needs 'date2'")
+                raise LLMSpellError(Code.TOOL_INVALID_INPUT, "date_time_handler: diff needs 'date2'")
             secs = (parse(inp["date2"]) - d).total_seconds()
-            div = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}[inp.get("unit", "seconds")]
+            div = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}[
+                inp.get("unit", "seconds")
+            ]
             return {"difference": secs / div, "unit": inp.get("unit", "seconds"), "seconds": secs}
     except arrow.parser.ParserError as e:
-        raise LLMSpellError(2002, f"date_time_handler: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"date_time_handler: {e}") from None
     except Exception as e:
         if isinstance(e, LLMSpellError):
             raise
-        raise LLMSpellError(2002, f"date_time_handler: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"date_time_handler: {e}") from None
     fmt = inp.get("format")
     if fmt and op != "parse":
         text = d.strftime(fmt) if "%" in fmt else d.format(fmt, locale=inp.get("locale", "en-us"))
@@ -340,14 +364,22 @@ def date_time_handler(inp: dict[str, Any], ctx: Any) -> Any:
 
 
 # -- templates --------------------------------------------------------------------------
-@builtin("template_processor", "utility", "Render a template ({{name}}, {% for %}, filters) in a sandbox", {
-    "properties": {
-        "template": {"type": "string"},
-        "variables": {"type": "object"},
-        "options": {"type": "object", "properties": {"strict": {"type": "boolean"}, "escape_html": {"type": "boolean"}}},
+@builtin(
+    "template_processor",
+    "utility",
+    "Render a template ({{name}}, {% for %}, filters) in a sandbox",
+    {
+        "properties": {
+            "template": {"type": "string"},
+            "variables": {"type": "object"},
+            "options": {
+                "type": "object",
+                "properties": {"strict": {"type": "boolean"}, "escape_html": {"type": "boolean"}},
+            },
+        },
+        "required": ["template"],
     },
-    "required": ["template"],
-})
+)
 def template_processor(inp: dict[str, Any], ctx: Any) -> str:
     from jinja2 import StrictUndefined, TemplateError, Undefined
     from jinja2.sandbox import SandboxedEnvironment
@@ -357,7 +389,7 @@ def template_processor(inp: dict[str, Any], ctx: Any) -> str:
     try:
         return env.from_string(inp["template"]).render(**(inp.get("variables") or {}))
     except TemplateError as e:
-        raise LLMSpellError(2002, f"template_processor: {e}") from None
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"template_processor: {e}") from None
 
 
 # -- diffs --------------------------------------------------------------------------
@@ -399,7 +431,7 @@ def diff_calculator(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
     import difflib
     a, b = inp.get("old", inp.get("text1")), inp.get("new", inp.get("text2"))
     if a is None or b is None:
-        raise LLMSpellError(2002, "diff_calculator: give 'old' and 'new' (or text1 and text2)")
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, "diff_calculator: give 'old' and 'new' (or text1 and text2)")
     if not isinstance(a, str) or not isinstance(b, str):
         changes = _struct_diff(a, b)
         return {"identical": not changes, "changes": changes}

@@ -8,28 +8,54 @@ import time
 from typing import Any
 from urllib.parse import urljoin
 
-from ..errors import LLMSpellError
+from ..errors import Code, LLMSpellError
 from . import builtin
 from .security import check_url
 
 
-@builtin("http_client", "web", "HTTP request (GET/POST/…) to a domain in security.allowed_domains", {
-    "properties": {
-        "url": {"type": "string"},
-        "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
-                            "get", "post", "put", "patch", "delete", "head", "options"], "default": "GET"},
-        "headers": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
-        "params": {"type": "object", "description": "query string parameters"},
-        "body": {"description": "request body: a string is sent as is, a table as JSON"},
-        "json": {"description": "a value sent as JSON"},
-        "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "seconds (values over 1000 are taken as ms)"},
-        "retries": {"type": "integer", "minimum": 0, "maximum": 10, "default": 0},
-        "follow_redirects": {"type": "boolean", "default": True},
-        "max_redirects": {"type": "integer", "minimum": 0, "default": 5},
-        "max_bytes": {"type": "integer", "minimum": 1, "default": 10_000_000},
+@builtin(
+    "http_client",
+    "web",
+    "HTTP request (GET/POST/…) to a domain in security.allowed_domains",
+    {
+        "properties": {
+            "url": {"type": "string"},
+            "method": {
+                "enum": [
+                    "GET",
+                    "POST",
+                    "PUT",
+                    "PATCH",
+                    "DELETE",
+                    "HEAD",
+                    "OPTIONS",
+                    "get",
+                    "post",
+                    "put",
+                    "patch",
+                    "delete",
+                    "head",
+                    "options",
+                ],
+                "default": "GET",
+            },
+            "headers": {"type": "object", "additionalProperties": {"type": ["string", "number"]}},
+            "params": {"type": "object", "description": "query string parameters"},
+            "body": {"description": "request body: a string is sent as is, a table as JSON"},
+            "json": {"description": "a value sent as JSON"},
+            "timeout": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "description": "seconds (values over 1000 are taken as ms)",
+            },
+            "retries": {"type": "integer", "minimum": 0, "maximum": 10, "default": 0},
+            "follow_redirects": {"type": "boolean", "default": True},
+            "max_redirects": {"type": "integer", "minimum": 0, "default": 5},
+            "max_bytes": {"type": "integer", "minimum": 1, "default": 10_000_000},
+        },
+        "required": ["url"],
     },
-    "required": ["url"],
-})
+)
 async def http_client(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
     import httpx
     url = check_url(ctx, inp["url"], "http_client")
@@ -58,12 +84,15 @@ async def http_client(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
         except (httpx.TransportError, httpx.HTTPStatusError) as e:
             if attempt >= retries:
                 if isinstance(e, httpx.TimeoutException):
-                    raise LLMSpellError(2008, f"http_client: {method} {url} timed out") from None
+                    raise LLMSpellError(Code.TOOL_TIMEOUT, f"http_client: {method} {url} timed out") from None
                 if isinstance(e, httpx.HTTPStatusError):
                     resp = e.response
                     break
-                raise LLMSpellError(6003, f"http_client: {method} {url} failed: {e or type(e).__name__}",
-                                    recoverable=True) from None
+                raise LLMSpellError(
+                    Code.SYSTEM_NETWORK_FAILURE,
+                    f"http_client: {method} {url} failed: {e or type(e).__name__}",
+                    recoverable=True,
+                ) from None
             attempt += 1
             await asyncio.sleep(min(5.0, 0.2 * 2 ** (attempt - 1)))
     data = resp.content[: inp.get("max_bytes", 10_000_000)]
@@ -89,4 +118,4 @@ async def _send(ctx: Any, method: str, url: str, kw: dict[str, Any], inp: dict[s
         url = check_url(ctx, urljoin(url, resp.headers["location"]), "http_client")
         if resp.status_code in (301, 302, 303) and method != "HEAD":
             method, kw = "GET", {k: v for k, v in kw.items() if k not in ("json", "content")}
-    raise LLMSpellError(6003, f"http_client: more than {hops} redirects")
+    raise LLMSpellError(Code.SYSTEM_NETWORK_FAILURE, f"http_client: more than {hops} redirects")
