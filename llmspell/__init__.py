@@ -7,11 +7,10 @@
 
 from __future__ import annotations
 
-from .version import __version__
-
 from .core.tools import Tool
 from .errors import ConfigError, LLMSpellError, SpellFailed, UsageError
 from .runtime import RunResult, Runtime
+from .version import __version__
 
 __all__ = ["Runtime", "RunResult", "Tool", "LLMSpellError", "ConfigError", "SpellFailed",
            "UsageError", "__version__"]

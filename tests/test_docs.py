@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmspell.api.docs import lua_stubs, markdown, parity
 from llmspell.api.catalog import default_registry
+from llmspell.api.docs import lua_stubs, markdown, parity
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

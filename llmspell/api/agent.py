@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..boundary import ObjectRef, ScriptFunction
 from ..core.agents import Agent, AgentConfig
+from ..core.context import RunContext
 from ..core.tools import Tool
 from ..errors import Code, LLMSpellError
 from ..paths import builtins_dir
-from ..boundary import ObjectRef, ScriptFunction
-from ..core.context import RunContext
 from .registry import Options, api, method
 from .tools import tool_ref
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from ..boundary import ScriptFunction
 from ..core.concurrency import gather_or_cancel
-from ..errors import Code, LLMSpellError
 from ..core.context import RunContext
+from ..errors import Code, LLMSpellError
 from .registry import Options, api
 
 

@@ -7,9 +7,9 @@ import logging
 import re
 from typing import Any
 
-from ..errors import Code, LLMSpellError
 from ..boundary import ErrorValue
 from ..core.context import RunContext
+from ..errors import Code, LLMSpellError
 from .registry import api
 
 _log = logging.getLogger("llmspell.spell")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..boundary import ScriptFunction
-from ..errors import Code, LLMSpellError
 from ..core.context import RunContext
+from ..errors import Code, LLMSpellError
 from .registry import Options, api
 
 _TRIGGERS = ("cron", "every", "event", "webhook", "watch", "start")

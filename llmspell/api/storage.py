@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Code, LLMSpellError
-from ..storage import KV, Transaction
 from ..boundary import ObjectRef, ScriptFunction
 from ..core.context import RunContext
+from ..errors import Code, LLMSpellError
+from ..storage import KV, Transaction
 from .registry import api, method
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.tools import Tool, ToolContext, check_schema
-from ..errors import Code, LLMSpellError
 from ..boundary import ObjectRef, ScriptFunction
 from ..core.context import RunContext
+from ..core.tools import Tool, ToolContext, check_schema
+from ..errors import Code, LLMSpellError
 from .registry import Options, api, method
 
 

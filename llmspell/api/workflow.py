@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.workflows import Workflow
 from ..boundary import ObjectRef
 from ..core.context import RunContext
+from ..core.workflows import Workflow
 from .registry import Options, api, method
 
 

@@ -6,8 +6,8 @@ import os
 import sys
 from typing import Any
 
-from ..version import __version__
 from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, LLMSpellError
+from ..version import __version__
 from .options import GLOBAL_OPTS
 from .output import OPTS, fail
 

@@ -81,8 +81,9 @@ def jobs_list() -> None:
     if OPTS.json:
         emit_json(rows)
         return
-    from rich.table import Table
     import time as _t
+
+    from rich.table import Table
     t = Table("job", "trigger", "overlap", "running", "last run", "next run", "spell", box=None, pad_edge=False)
     for j in rows:
         last = j.get("last_run") or {}
@@ -101,8 +102,9 @@ def jobs_history(name: str, limit: int = typer.Option(20, "--limit", "-n")) -> N
     if OPTS.json:
         emit_json(rows)
         return
-    from rich.table import Table
     import time as _t
+
+    from rich.table import Table
     t = Table("run id", "status", "source", "started", "ms", "error / output", box=None, pad_edge=False)
     for r in rows:
         err = r.get("error") or {}

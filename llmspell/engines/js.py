@@ -17,8 +17,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..boundary import (CLASS, ERROR, ERROR_FLAG, FN, FNREF, HANDLE, VIEW, ErrorValue, Handles, LazyView, ObjectRef,
-                        ScriptFunction)
+from ..boundary import (
+    CLASS,
+    ERROR,
+    ERROR_FLAG,
+    FN,
+    FNREF,
+    HANDLE,
+    VIEW,
+    ErrorValue,
+    Handles,
+    LazyView,
+    ObjectRef,
+    ScriptFunction,
+)
 from ..bridge.dispatch import bind, call_sync, settle, start_eager
 from ..errors import Code, LLMSpellError, SpellFailed
 from ..paths import builtins_dir, display_path

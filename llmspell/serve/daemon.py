@@ -207,6 +207,7 @@ class Daemon:
 
     async def _watch_loop(self, job: Job) -> None:
         import fnmatch
+
         from watchfiles import Change, awatch
         folder = Path(str(job.trigger["watch"]))
         if not folder.is_absolute():

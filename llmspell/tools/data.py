@@ -9,6 +9,7 @@ import operator
 import re
 from typing import Any
 
+from ..core.tools import ToolContext
 from ..errors import Code, LLMSpellError
 from . import builtin
 from .security import check_path
@@ -23,7 +24,7 @@ def _deep_merge(a: Any, b: Any) -> Any:
     return b
 
 
-def _load_input(inp: dict[str, Any], ctx: Any, tool: str) -> Any:
+def _load_input(inp: dict[str, Any], ctx: ToolContext, tool: str) -> Any:
     if inp.get("path") or inp.get("file_path"):
         p = check_path(ctx, inp.get("path") or inp.get("file_path"), tool, must_exist=True)
         return p.read_text(encoding=inp.get("encoding", "utf-8"))
@@ -41,7 +42,7 @@ def _load_input(inp: dict[str, Any], ctx: Any, tool: str) -> Any:
         "pretty": {"type": "boolean", "default": False},
     },
 })
-def json_processor(inp: dict[str, Any], ctx: Any) -> Any:
+def json_processor(inp: dict[str, Any], ctx: ToolContext) -> Any:
     op = inp.get("operation", "query")
     data = inp.get("input", inp.get("data"))
     text = _load_input(inp, ctx, "json_processor")
@@ -186,7 +187,7 @@ def _aggregate(rows: list[dict[str, Any]], group_by: str | None, aggs: list[str]
         }
     },
 )
-def csv_processor(inp: dict[str, Any], ctx: Any) -> Any:
+def csv_processor(inp: dict[str, Any], ctx: ToolContext) -> Any:
     op = inp.get("operation", "parse")
     delim = inp.get("delimiter", ",")
     if op in ("write", "stringify"):
@@ -240,7 +241,7 @@ def csv_processor(inp: dict[str, Any], ctx: Any) -> Any:
         "path": {"type": "string"}, "schema": {"type": "object"},
     },
 })
-def yaml_processor(inp: dict[str, Any], ctx: Any) -> Any:
+def yaml_processor(inp: dict[str, Any], ctx: ToolContext) -> Any:
     import yaml
     op = inp.get("operation", "parse")
     if op in ("stringify", "write"):

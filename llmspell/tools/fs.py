@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..core.tools import ToolContext
 from ..errors import Code, LLMSpellError
 from ..units import parse_size
 from . import builtin
@@ -26,7 +27,7 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
-def _limit(ctx: Any, inp: dict[str, Any]) -> int:
+def _limit(ctx: ToolContext, inp: dict[str, Any]) -> int:
     try:
         return (
             parse_size(inp["max_size"])
@@ -47,7 +48,7 @@ def _limit(ctx: Any, inp: dict[str, Any]) -> int:
     },
     "required": ["path"],
 })
-def file_reader(inp: dict[str, Any], ctx: Any) -> str:
+def file_reader(inp: dict[str, Any], ctx: ToolContext) -> str:
     p = check_path(ctx, inp["path"], "file_reader", must_exist=True)
     if not p.is_file():
         raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"file_reader: '{inp['path']}' is not a file")
@@ -90,7 +91,7 @@ def file_reader(inp: dict[str, Any], ctx: Any) -> str:
     },
     "required": ["path", "content"],
 })
-def file_writer(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def file_writer(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     p = check_path(ctx, inp["path"], "file_writer")
     enc = inp.get("encoding", "utf-8")
     try:
@@ -165,7 +166,7 @@ def _entry(p: Path, root: Path, meta: bool) -> dict[str, Any]:
         "type": {"enum": ["file", "directory", "any"], "default": "any"},
     },
 })
-def directory_lister(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
+def directory_lister(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
     root = check_path(ctx, inp.get("path", "."), "directory_lister", must_exist=True)
     if not root.is_dir():
         raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"directory_lister: '{inp.get('path')}' is not a directory")
@@ -193,7 +194,7 @@ def directory_lister(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
         "include_hidden": {"type": "boolean", "default": False},
     },
 })
-def file_search(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
+def file_search(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
     root = check_path(ctx, inp.get("path", "."), "file_search", must_exist=True)
     if not inp.get("pattern") and not inp.get("name_pattern"):
         raise LLMSpellError(
@@ -243,7 +244,7 @@ def file_search(inp: dict[str, Any], ctx: Any) -> list[dict[str, Any]]:
     },
     "required": ["path"],
 })
-def file_metadata(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def file_metadata(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     raw = Path(inp["path"]) if Path(inp["path"]).is_absolute() else ctx.cwd / inp["path"]
     p = check_path(ctx, inp["path"], "file_metadata", must_exist=True)
     st = p.stat()

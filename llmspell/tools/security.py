@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..core.tools import ToolContext
 from ..errors import Code, LLMSpellError
 
 
-def allowed_roots(ctx: Any) -> list[str]:
+def allowed_roots(ctx: ToolContext) -> list[str]:
     return [os.path.realpath(ctx.config.resolve(p)) for p in ctx.security.allowed_paths]
 
 
-def check_path(ctx: Any, path: Any, tool: str, *, must_exist: bool = False) -> Path:
+def check_path(ctx: ToolContext, path: Any, tool: str, *, must_exist: bool = False) -> Path:
     """Resolve `path` (relative to the working directory) and refuse anything that
     lands outside security.allowed_paths — '..' and symlinks included."""
     if not isinstance(path, str) or not path:
@@ -38,7 +39,7 @@ def check_path(ctx: Any, path: Any, tool: str, *, must_exist: bool = False) -> P
     return rp
 
 
-def check_url(ctx: Any, url: Any, tool: str) -> str:
+def check_url(ctx: ToolContext, url: Any, tool: str) -> str:
     if not isinstance(url, str):
         raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"{tool}: 'url' must be a string")
     parts = urlsplit(url)

@@ -8,6 +8,7 @@ import platform
 from typing import Any
 
 from ..config import is_secret_name, mask_value
+from ..core.tools import ToolContext
 from . import builtin
 
 
@@ -19,7 +20,7 @@ from . import builtin
         "mask_sensitive": {"type": "boolean", "default": True},
     },
 })
-def environment_reader(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def environment_reader(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     allowed = ctx.security.allowed_env
 
     def ok(name: str) -> bool:

@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any, Callable
 
+from ..core.tools import ToolContext
 from ..errors import Code, LLMSpellError
 from . import builtin
 from .security import check_path
@@ -39,9 +40,9 @@ _CONSTS = {"pi": math.pi, "π": math.pi, "e": math.e, "tau": math.tau, "inf": ma
     },
     "required": ["expression"],
 })
-def calculator(inp: dict[str, Any], ctx: Any) -> Any:
-    from simpleeval import SimpleEval
+def calculator(inp: dict[str, Any], ctx: ToolContext) -> Any:
     import simpleeval
+    from simpleeval import SimpleEval
     simpleeval.MAX_POWER = 10_000
     expr = inp["expression"].replace("^", "**").replace("×", "*").replace("÷", "/")
     ev = SimpleEval(functions=_FUNCS, names={**_CONSTS, **(inp.get("variables") or {})})
@@ -173,7 +174,7 @@ def _text_op(text: Any, op: Any) -> Any:
     },
     "required": ["text"],
 })
-def text_manipulator(inp: dict[str, Any], ctx: Any) -> Any:
+def text_manipulator(inp: dict[str, Any], ctx: ToolContext) -> Any:
     ops = list(inp.get("operations") or []) + ([inp["operation"]] if inp.get("operation") is not None else [])
     if not ops:
         raise LLMSpellError(Code.TOOL_INVALID_INPUT, "text_manipulator: give 'operation' or 'operations'")
@@ -218,7 +219,7 @@ _NAMESPACES = {
         "uppercase": {"type": "boolean", "default": False},
     },
 })
-def uuid_generator(inp: dict[str, Any], ctx: Any) -> Any:
+def uuid_generator(inp: dict[str, Any], ctx: ToolContext) -> Any:
     v = inp.get("version", 4)
     out = []
     for _ in range(inp.get("count", 1)):
@@ -252,7 +253,7 @@ def uuid_generator(inp: dict[str, Any], ctx: Any) -> Any:
         "expected": {"type": "string", "description": "compare with this digest (constant time)"},
     },
 })
-def hash_calculator(inp: dict[str, Any], ctx: Any) -> Any:
+def hash_calculator(inp: dict[str, Any], ctx: ToolContext) -> Any:
     algo = inp.get("algorithm", "sha256")
     if inp.get("path"):
         data = check_path(ctx, inp["path"], "hash_calculator", must_exist=True).read_bytes()
@@ -277,7 +278,7 @@ def hash_calculator(inp: dict[str, Any], ctx: Any) -> Any:
         "url_safe": {"type": "boolean", "default": False},
     },
 })
-def base64_encoder(inp: dict[str, Any], ctx: Any) -> str:
+def base64_encoder(inp: dict[str, Any], ctx: ToolContext) -> str:
     from urllib.parse import quote, unquote
     s = inp.get("input", inp.get("text"))
     if s is None:
@@ -312,7 +313,7 @@ def base64_encoder(inp: dict[str, Any], ctx: Any) -> str:
         "locale": {"type": "string", "default": "en-us"},
     },
 })
-def date_time_handler(inp: dict[str, Any], ctx: Any) -> Any:
+def date_time_handler(inp: dict[str, Any], ctx: ToolContext) -> Any:
     import arrow
     op = inp.get("operation", "now")
     tz = inp.get("timezone")
@@ -380,7 +381,7 @@ def date_time_handler(inp: dict[str, Any], ctx: Any) -> Any:
         "required": ["template"],
     },
 )
-def template_processor(inp: dict[str, Any], ctx: Any) -> str:
+def template_processor(inp: dict[str, Any], ctx: ToolContext) -> str:
     from jinja2 import StrictUndefined, TemplateError, Undefined
     from jinja2.sandbox import SandboxedEnvironment
     opts = inp.get("options") or {}
@@ -427,7 +428,7 @@ def _struct_diff(a: Any, b: Any, path: str = "") -> list[dict[str, Any]]:
         "old_name": {"type": "string", "default": "old"}, "new_name": {"type": "string", "default": "new"},
     },
 })
-def diff_calculator(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
+def diff_calculator(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     import difflib
     a, b = inp.get("old", inp.get("text1")), inp.get("new", inp.get("text2"))
     if a is None or b is None:

@@ -8,6 +8,7 @@ import time
 from typing import Any
 from urllib.parse import urljoin
 
+from ..core.tools import ToolContext
 from ..errors import Code, LLMSpellError
 from . import builtin
 from .security import check_url
@@ -56,7 +57,7 @@ from .security import check_url
         "required": ["url"],
     },
 )
-async def http_client(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
+async def http_client(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     import httpx
     url = check_url(ctx, inp["url"], "http_client")
     method = inp.get("method", "GET").upper()
@@ -108,7 +109,7 @@ async def http_client(inp: dict[str, Any], ctx: Any) -> dict[str, Any]:
     return out
 
 
-async def _send(ctx: Any, method: str, url: str, kw: dict[str, Any], inp: dict[str, Any]) -> Any:
+async def _send(ctx: ToolContext, method: str, url: str, kw: dict[str, Any], inp: dict[str, Any]) -> Any:
     client = ctx.http
     hops = inp.get("max_redirects", 5) if inp.get("follow_redirects", True) else 0
     for _ in range(hops + 1):
