@@ -8,11 +8,19 @@ import pytest
 
 from llmspell import Runtime, SpellFailed
 from llmspell.testing import FakeOpenAIServer
-from tests.conftest import Lua
+from tests.conftest import Lua, cli
+
+
+@pytest.fixture(scope="module")
+def _litellm_loaded() -> None:
+    """litellm's first import takes seconds (and happens inside the first model
+    call): do it before any test times a call, whichever test runs first or alone."""
+    from llmspell.providers.litellm_provider import load_litellm
+    load_litellm()
 
 
 @pytest.fixture
-def server():
+def server(_litellm_loaded):
     with FakeOpenAIServer() as srv:
         yield srv
 
@@ -185,16 +193,35 @@ def test_run_budget_from_config(project):
     rt.close()
 
 
-def test_mock_errors_retry_then_fallback(lua):
+def test_mock_errors_retry_then_fallback(project, server):
+    server.script({"content": "answer from the fallback server"})
+    lua = srv_rt(project, server)
     v = lua("""
-      local circuit = {}
-      Events.subscribe('circuit.*', function(ev) circuit[#circuit+1] = ev.type end)
-      local a = Agent.new({ model = 'mock/a', retry = { attempts = 2, backoff = 0 }, fallbacks = { 'mock/b' },
+      local calls = {}
+      Events.subscribe('llm.*', function(ev)
+        calls[#calls + 1] = ev.type:sub(5) .. ' ' .. ev.data.model .. (ev.data.attempt and ('#' .. ev.data.attempt) or '')
+      end)
+      -- one failure: the retry on the primary answers, the fallback is never asked
+      local a = Agent.new({ model = 'mock/a', retry = { attempts = 2, backoff = 0 }, fallbacks = { 'fake/backup-model' },
         responses = { { error = 'overloaded', status = 503 }, 'after retry' } })
       local r1 = a:chat('x')
-      return r1
+      Async.sleep(0.01)
+      local first = calls
+      calls = {}
+      -- the primary keeps failing: after its attempts the fallback model answers
+      local b = Agent.new({ model = 'mock/a', retry = { attempts = 2, backoff = 0 }, fallbacks = { 'fake/backup-model' },
+        responses = { { error = 'overloaded', status = 503 }, { error = 'still overloaded', status = 503 } } })
+      local r2 = b:chat('y')
+      Async.sleep(0.01)
+      return { r1, first, r2, calls }
     """)
-    assert v == "after retry"
+    r1, first, r2, second = v
+    assert r1 == "after retry"
+    assert first == ["request mock/a#1", "request mock/a#2", "response mock/a"]
+    assert r2 == "answer from the fallback server"
+    assert second == ["request mock/a#1", "request mock/a#2", "request fake/backup-model#1",
+                      "response fake/backup-model"]
+    assert len(server.requests) == 1 and server.requests[0]["model"] == "backup-model"
 
 
 def test_agent_hooks_modify_and_replace(lua):
@@ -286,6 +313,17 @@ def test_slow_server_hits_the_timeout(project, server):
     with pytest.raises(SpellFailed) as ei:
         lua("return Agent.new({ timeout = 0.5, retry = { attempts = 1 } }):chat('x')")
     assert ei.value.code == 1005 and time.perf_counter() - t0 < 2.5
+    assert len(server.requests) == 1              # the server got the call: its slowness hit the timeout
+
+
+@pytest.mark.xfail(reason="llmspell bug: litellm is imported inside the first model call's asyncio.wait_for "
+                   "(LiteLLMProvider.complete -> load_litellm), so a cold import (~3 s) exceeds timeout + 1 "
+                   "and the call fails with 1005 before reaching the server")
+def test_first_call_is_not_charged_for_importing_litellm(project, server):
+    srv_rt(project, server).rt.close()
+    (project / "first.lua").write_text("print(Agent.new({ timeout = 0.5, retry = { attempts = 1 } }):chat('hi'))")
+    r = cli("run", "first.lua", cwd=project)      # a fresh process: litellm not imported yet
+    assert r.returncode == 0 and r.stdout == "echo: hi\n", r.stderr
 
 
 def test_malformed_json_from_the_server(project, server):
