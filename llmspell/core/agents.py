@@ -122,7 +122,7 @@ class AgentConfig:
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig, tools: list[Tool], run: "RunContext", owner: Any = None) -> None:
+    def __init__(self, cfg: AgentConfig, tools: list[Tool], run: "RunContext", owner: object = None) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.tools = {t.name: t for t in tools}

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class AgentLike(Protocol):
     """What the rest of core needs of an agent (workflow steps, jobs, `Agent.get`)."""
     name: str
-    owner: Any
+    owner: object
 
     async def execute(self, run: "RunContext", input: Any) -> dict[str, Any]: ...
     def info(self) -> dict[str, Any]: ...

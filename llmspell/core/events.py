@@ -13,9 +13,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..errors import Code, LLMSpellError, StorageError
+
+if TYPE_CHECKING:
+    from ..storage.base import Store
 
 log = logging.getLogger("llmspell.events")
 
@@ -59,7 +62,7 @@ class Subscription:
     pattern: str
     match: Callable[[str], bool]
     handler: Handler
-    owner: Any = None
+    owner: object = None
     queue: asyncio.Queue[dict[str, Any]] | None = None
     task: asyncio.Task[None] | None = None
     delivered: int = 0
@@ -67,18 +70,18 @@ class Subscription:
 
 @dataclass
 class EventBus:
-    store: Any = None                  # a Store, for persistence and replay
-    open_store: Callable[[], Any] | None = None   # opens the store on first need
+    store: Store | None = None         # for persistence and replay
+    open_store: Callable[[], Store] | None = None   # opens the store on first need
     persist: bool = True
     max_history: int = 10000
     subs: dict[str, Subscription] = field(default_factory=dict)
     _pending: list[dict[str, Any]] = field(default_factory=list)
-    _seq: Any = field(default_factory=itertools.count)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
     _idle: asyncio.Event | None = None
     on_handler_error: Callable[[Subscription, BaseException], None] | None = None
     flushed: int = 0
 
-    def subscribe(self, pattern: str, handler: Handler, owner: Any = None) -> str:
+    def subscribe(self, pattern: str, handler: Handler, owner: object = None) -> str:
         sid = f"sub_{next(self._seq)}"
         self.subs[sid] = Subscription(sid, pattern, compile_pattern(pattern), handler, owner)
         return sid
@@ -89,7 +92,7 @@ class EventBus:
             sub.task.cancel()
         return sub is not None
 
-    def remove_owner(self, owner: Any) -> None:
+    def remove_owner(self, owner: object) -> None:
         for sid in [s.id for s in self.subs.values() if s.owner is owner]:
             self.unsubscribe(sid)
 

@@ -31,7 +31,7 @@ class Hook:
     point: str
     handler: HookFn
     priority: int
-    owner: Any
+    owner: object
     seq: int
 
 
@@ -52,9 +52,9 @@ class HookOutcome:
 class HookRegistry:
     timeout: float = 5.0
     by_point: dict[str, list[Hook]] = field(default_factory=dict)
-    _seq: Any = field(default_factory=itertools.count)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
 
-    def register(self, point: str, handler: HookFn, priority: int = 100, owner: Any = None) -> str:
+    def register(self, point: str, handler: HookFn, priority: int = 100, owner: object = None) -> str:
         if point not in POINTS:
             raise LLMSpellError(Code.EVENT_HANDLER_NOT_FOUND, f"unknown hook point {point!r}",
                                 suggestions=["one of: " + ", ".join(POINTS)])
@@ -75,7 +75,7 @@ class HookRegistry:
                     return True
         return False
 
-    def remove_owner(self, owner: Any) -> None:
+    def remove_owner(self, owner: object) -> None:
         for point, lst in self.by_point.items():
             self.by_point[point] = [h for h in lst if h.owner is not owner]
 

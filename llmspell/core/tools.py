@@ -121,7 +121,7 @@ class Tool:
     input_schema: dict[str, Any]
     impl: ToolImpl
     category: str = "custom"
-    owner: Any = None
+    owner: object = None
     source: str = "builtin"
     _check: Callable[[Any], None] | None = field(default=None, repr=False)
 
@@ -198,7 +198,7 @@ class ToolRegistry:
         self.tools: dict[str, Tool] = {}
 
     def register(self, tool: Tool | Callable[..., Any], *, name: str | None = None,
-                 description: str | None = None, owner: Any = None, replace: bool = True) -> Tool:
+                 description: str | None = None, owner: object = None, replace: bool = True) -> Tool:
         """Register a Tool, or a plain (async) Python function as a tool."""
         if not isinstance(tool, Tool):
             tool = Tool.from_function(tool, name=name, description=description)
@@ -212,7 +212,7 @@ class ToolRegistry:
     def unregister(self, name: str) -> bool:
         return self.tools.pop(name, None) is not None
 
-    def remove_owner(self, owner: Any) -> None:
+    def remove_owner(self, owner: object) -> None:
         for n in [n for n, t in self.tools.items() if t.owner is owner]:
             del self.tools[n]
 
