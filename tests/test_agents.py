@@ -316,9 +316,6 @@ def test_slow_server_hits_the_timeout(project, server):
     assert len(server.requests) == 1              # the server got the call: its slowness hit the timeout
 
 
-@pytest.mark.xfail(reason="llmspell bug: litellm is imported inside the first model call's asyncio.wait_for "
-                   "(LiteLLMProvider.complete -> load_litellm), so a cold import (~3 s) exceeds timeout + 1 "
-                   "and the call fails with 1005 before reaching the server")
 def test_first_call_is_not_charged_for_importing_litellm(project, server):
     srv_rt(project, server).rt.close()
     (project / "first.lua").write_text("print(Agent.new({ timeout = 0.5, retry = { attempts = 1 } }):chat('hi'))")

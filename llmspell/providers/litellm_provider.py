@@ -42,6 +42,7 @@ class LiteLLMProvider:
         self.name = name
         self.prefix = model_prefix          # what litellm sees before "/": "openai", "anthropic", …
         self.settings = settings
+        load_litellm()      # now, not inside the first call's timeout: a cold import takes seconds
 
     def _kwargs(self, req: LLMRequest, stream: bool = False) -> dict[str, Any]:
         s = self.settings
