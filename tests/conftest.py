@@ -93,3 +93,19 @@ def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
     assert e.get("HOME") != REAL_HOME and e.get("XDG_CACHE_HOME"), "cli() outside the isolated home"
     return subprocess.run([sys.executable, "-m", "llmspell", *args], cwd=cwd, env=e, input=input,
                           capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def _litellm_loaded() -> None:
+    """litellm's first import takes seconds: do it before any test times a model call,
+    whichever test runs first or alone."""
+    from llmspell.providers.litellm_provider import load_litellm
+    load_litellm()
+
+
+@pytest.fixture
+def server(_litellm_loaded: None) -> Any:
+    """A local OpenAI-compatible server (litellm's real HTTP path runs against it)."""
+    from llmspell.testing import FakeOpenAIServer
+    with FakeOpenAIServer() as srv:
+        yield srv

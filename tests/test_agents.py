@@ -7,22 +7,7 @@ import time
 import pytest
 
 from llmspell import Runtime, SpellFailed
-from llmspell.testing import FakeOpenAIServer
 from tests.conftest import Lua, cli
-
-
-@pytest.fixture(scope="module")
-def _litellm_loaded() -> None:
-    """litellm's first import takes seconds (and happens inside the first model
-    call): do it before any test times a call, whichever test runs first or alone."""
-    from llmspell.providers.litellm_provider import load_litellm
-    load_litellm()
-
-
-@pytest.fixture
-def server(_litellm_loaded):
-    with FakeOpenAIServer() as srv:
-        yield srv
 
 
 def srv_rt(project, server, extra: str = "") -> Lua:
@@ -380,8 +365,9 @@ def test_rate_limit_per_agent(lua):
     t0 = time.perf_counter()
     lua("local a = Agent.new({ model = 'mock/x', rate_limit = { rpm = 2 } })\na:chat('1') a:chat('2')")
     assert time.perf_counter() - t0 < 1    # within the limit: no waiting
-    from llmspell.core.resilience import RateLimiter
     import asyncio
+
+    from llmspell.core.resilience import RateLimiter
 
     async def three() -> float:
         lim = RateLimiter(rpm=2, window=0.5)

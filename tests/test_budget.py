@@ -9,16 +9,9 @@ from __future__ import annotations
 import pytest
 
 from llmspell import SpellFailed
-from llmspell.testing import FakeOpenAIServer
 from tests.conftest import Lua, cli, make_rt
 
 PRICES = "input_cost_per_token = 0.001\noutput_cost_per_token = 0.002\n"
-
-
-@pytest.fixture
-def server():
-    with FakeOpenAIServer() as srv:
-        yield srv
 
 
 def priced(project, server, extra: str = "") -> Lua:

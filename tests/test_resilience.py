@@ -11,23 +11,9 @@ import time
 
 import pytest
 
-from llmspell import Runtime, SpellFailed
+from llmspell import SpellFailed
 from llmspell.core.resilience import CircuitBreaker, RateLimiter, backoff_delay
-from llmspell.testing import FakeOpenAIServer
 from tests.conftest import Lua, make_rt
-
-
-@pytest.fixture(scope="module")
-def _litellm_loaded() -> None:
-    """litellm's first import takes seconds; do it outside every timed window."""
-    from llmspell.providers.litellm_provider import load_litellm
-    load_litellm()
-
-
-@pytest.fixture
-def server(_litellm_loaded):
-    with FakeOpenAIServer() as srv:
-        yield srv
 
 
 def srv_lua(project, server, extra: str = "") -> Lua:
