@@ -70,6 +70,7 @@ class LuaEngine:
         self._new_view = self.m.new_view
         self._spawn = self.m.spawn
         self._REQ = self.m.REQ
+        self._rehome = self.lua.eval("function(f) return f end")
         self.env.params = self.to_lua(run.params)
         self.env.args = self.to_lua(list(run.args))
         self.m.sugar()
@@ -148,7 +149,11 @@ class LuaEngine:
                 out[k if isinstance(k, str) else str(k)] = self.to_py(x, d, f"{_path}.{k}" if _path else str(k))
             return out
         if t == "function":
-            return ScriptFunction(self, v)
+            # lupa ties a wrapper to the lua_State it was read from: inside a call from a
+            # spell that is the calling coroutine, which Lua frees when it ends, and dropping
+            # the wrapper later writes into freed memory (lupa issue #84). A function the
+            # host keeps is re-read on the main state, which lives as long as the runtime.
+            return ScriptFunction(self, self._rehome(v))
         if t == "thread":
             raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "cannot pass a coroutine to the API")
         return v
