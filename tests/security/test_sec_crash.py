@@ -23,6 +23,8 @@ from pathlib import Path
 from llmspell import Runtime, LLMSpellError
 
 rt = Runtime(cwd=Path("."))
+for r in range(10):   # the minimal repro: handlers dropped by remove_owner after their coroutine died
+    rt.run('Events.subscribe("e.*", function() end) for i = 1, 2000 do Events.emit("e.x", { i = i }) end')
 for n in (500, 3000):
     rt.run(f"local items = {{}} for i = 1, {n} do items[i] = i end "
            f"assert(Workflow.map_reduce({{ name = 'm{n}', items = items, max_concurrency = 100, "
