@@ -127,9 +127,21 @@ class StorageConfig(Section):
 
 
 class SecurityConfig(Section):
-    """`[security]`: what a spell may reach and how much it may use."""
+    """`[security]`: what a spell may reach and how much it may use.
+
+    `denied_paths` wins over `allowed_paths` (checked on the real path, for reading,
+    writing and listing). Entries are paths (relative to the project root, `~`
+    allowed; a folder covers everything under it) or globs (`*`, `?`, `**`; one
+    starting with `**/` matches anywhere). Whatever it says, tools never reach the
+    config files the runtime loaded, the storage folder and its parent (serve.json),
+    the user config and config cache folders, or llmspell's own code and Python
+    environment. `allow_private_network` lets http_client reach loopback, private,
+    link-local and metadata addresses (refused by default, after DNS, on every hop)."""
     allowed_paths: list[str] = _list(".")
+    denied_paths: list[str] = _list("**/llmspell.toml", ".llmspell", "**/.git", "~/.config/llmspell",
+                                    "~/.cache/llmspell", "~/.llmspell_history")
     allowed_domains: list[str] = _list("*")
+    allow_private_network: bool = False
     max_memory: Annotated[int, Size] = parse_size("256MB")
     max_execution_time: Annotated[float, Duration] = 300.0
     allowed_env: list[str] = _list("PATH", "HOME", "USER", "LANG", "SHELL", "TZ", "PWD",

@@ -18,7 +18,7 @@ Scheduler.register({
   run: async (trigger) => {
     const asked = (await Storage.get("questions:count")) || 0;
     const report = `${asked} question(s) answered`;
-    await Tools.get("file_writer").execute({ path: ".llmspell/reports/daily.txt", content: report + "\n" });
+    await Tools.get("file_writer").execute({ path: "out/daily.txt", content: report + "\n" });
     await Storage.set("questions:count", 0);
     return report;
   },

@@ -18,7 +18,7 @@ Scheduler.register({
   run = function(trigger)
     local asked = Storage.get("questions:count") or 0
     local report = string.format("%d question(s) answered", asked)
-    Tools.get("file_writer"):execute({ path = ".llmspell/reports/daily.txt", content = report .. "\n" })
+    Tools.get("file_writer"):execute({ path = "out/daily.txt", content = report .. "\n" })
     Storage.set("questions:count", 0)
     return report
   end,

@@ -18,8 +18,8 @@ const line = await run("template_processor", { template: "{{ title }} covers {{ 
 print(line);
 
 // files (inside security.allowed_paths), hashing, diffs
-await run("file_writer", { path: ".llmspell/out/report.txt", content: line + "\n" });
-const back = await run("file_reader", { path: ".llmspell/out/report.txt" });
+await run("file_writer", { path: "out/report.txt", content: line + "\n" });
+const back = await run("file_reader", { path: "out/report.txt" });
 const digest = (await run("hash_calculator", { input: back, algorithm: "sha256" })).hash;
 print("sha256 of report: " + digest.slice(0, 16) + "…");
 const d = await run("diff_calculator", { old: back, new: back.replace("regions", "markets") });

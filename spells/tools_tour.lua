@@ -18,8 +18,8 @@ local line = run("template_processor", { template = "{{ title }} covers {{ n }} 
 print(line)
 
 -- files (inside security.allowed_paths), hashing, diffs
-run("file_writer", { path = ".llmspell/out/report.txt", content = line .. "\n" })
-local back = run("file_reader", { path = ".llmspell/out/report.txt" })
+run("file_writer", { path = "out/report.txt", content = line .. "\n" })
+local back = run("file_reader", { path = "out/report.txt" })
 local digest = run("hash_calculator", { input = back, algorithm = "sha256" }).hash
 print("sha256 of report: " .. digest:sub(1, 16) .. "…")
 local d = run("diff_calculator", { old = back, new = back:gsub("regions", "markets") })

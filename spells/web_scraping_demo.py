@@ -41,7 +41,7 @@ def main() -> None:
     ext = ".js" if "--engine" in sys.argv and sys.argv[-1] in ("js", "javascript") else ".lua"
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    rt = llmspell.Runtime()
+    rt = llmspell.Runtime(overrides={"security.allow_private_network": True})   # our pages are on 127.0.0.1
     try:
         rt.run_file(Path(__file__).with_name("web_scraping" + ext),
                     params={"base_url": f"http://127.0.0.1:{server.server_address[1]}"})

@@ -105,7 +105,8 @@ def test_settings_are_typed_dataclass_instances(tmp_path):
     assert s.providers.tables == {"openai": {"api_key": "sk-1"}} and s.providers.default == "mock/echo"
     assert s.tools.tables == {"web": {"key": 1}}
     assert [f.name for f in dataclasses.fields(s.security)] == [
-        "allowed_paths", "allowed_domains", "max_memory", "max_execution_time", "allowed_env"]
+        "allowed_paths", "denied_paths", "allowed_domains", "allow_private_network", "max_memory",
+        "max_execution_time", "allowed_env"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.security.max_memory = 1          # type: ignore[misc]
     assert "sk-1" not in repr(s)           # sub tables (api keys) stay out of repr
@@ -202,5 +203,5 @@ def test_allow_process_is_gone_and_an_old_config_says_so(tmp_path):
     with pytest.raises(ConfigError) as ei:
         load_config(cwd=tmp_path, env={}, user_file=tmp_path / "n")
     assert exit_code_for(ei.value) == 2
-    assert ("security.allow_process = false: unknown key (allowed here: allowed_paths, allowed_domains, "
-            "max_memory, max_execution_time, allowed_env)") in ei.value.message
+    assert ("security.allow_process = false: unknown key (allowed here: allowed_paths, denied_paths, "
+            "allowed_domains, allow_private_network, max_memory, max_execution_time, allowed_env)") in ei.value.message

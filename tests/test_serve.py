@@ -267,7 +267,7 @@ def test_daemon_example_answers_webhooks_and_reports(project):
             assert ask[0]["output"] == "What is 6 * 7?"            # the mock model echoes
             report = s.wait(lambda: done(s.history("daily_report")), timeout=8)
             assert report[0]["output"] == "1 question(s) answered", ext
-            assert (project / ".llmspell" / "reports" / "daily.txt").read_text() == "1 question(s) answered\n"
+            assert (project / "out" / "daily.txt").read_text() == "1 question(s) answered\n"
         finally:
             assert s.stop()[0] == 0
 

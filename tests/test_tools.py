@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from llmspell import SpellFailed
-from tests.conftest import make_rt
+from tests.conftest import Lua, make_rt
 
 BUILTINS = {"file_reader", "file_writer", "directory_lister", "file_search", "file_metadata", "http_client",
             "json_processor", "csv_processor", "yaml_processor", "calculator", "text_manipulator",
@@ -133,7 +133,8 @@ def server():
     srv.server_close()
 
 
-def test_http_client(lua, server):
+def test_http_client(project, server):
+    lua = Lua(make_rt(project, '[security]\nallow_private_network = true\n'))   # the server is on 127.0.0.1
     r = tool(lua, "http_client", {"url": server + "/a?b=1", "headers": {"X-Test": "yes"}})
     assert r["status"] == 200 and r["json"] == {"path": "/a?b=1", "ua": "yes"}
     r = tool(lua, "http_client", {"url": server + "/p", "method": "POST", "body": "hello"})
@@ -141,7 +142,7 @@ def test_http_client(lua, server):
 
 
 def test_http_client_honours_allowed_domains(project, server):
-    rt = make_rt(project, '[security]\nallowed_domains = ["127.0.0.1"]\n')
+    rt = make_rt(project, '[security]\nallowed_domains = ["127.0.0.1"]\nallow_private_network = true\n')
     assert rt.run(f"return Tools.get('http_client'):execute({{url = '{server}/x'}}).result.status") == 200
     with pytest.raises(SpellFailed) as ei:
         rt.run("return Tools.get('http_client'):execute({url = 'http://example.com/'})")

@@ -257,9 +257,10 @@ class JsEngine:
                 )
             if base is None:
                 raise SpellFailed(Code.SCRIPT_RUNTIME_ERROR, f"import '{spec}': inline code has no folder", source=name)
-            target = os.path.realpath(os.path.join(os.path.dirname(base), spec))
+            target = os.path.join(os.path.dirname(base), spec)
             if not target.endswith((".js", ".mjs")) and os.path.isfile(target + ".js"):
                 target += ".js"
+            target = os.path.realpath(target)     # after the extension: 'x.js' may be a link out
             if os.path.commonpath([root, target]) != root:
                 raise SpellFailed(
                     Code.SCRIPT_SECURITY_VIOLATION,
@@ -269,6 +270,12 @@ class JsEngine:
             if not os.path.isfile(target):
                 raise SpellFailed(
                     Code.SCRIPT_RUNTIME_ERROR, f"import '{spec}': module not found ({target})", source=name
+                )
+            if not target.endswith((".js", ".mjs")):     # never a data file (llmspell.toml …) run as code
+                raise SpellFailed(
+                    Code.SCRIPT_SECURITY_VIOLATION,
+                    f"import '{spec}' is not allowed: only .js and .mjs modules can be imported",
+                    source=name,
                 )
             canon = display_path(target)
             if canon not in self._modules:

@@ -1,4 +1,6 @@
-"""File system tools; every path goes through security.check_path."""
+"""File system tools; every path goes through security.check_path, and every entry a
+walk reaches is re-checked on its real path (a symlink inside an allowed folder that
+points outside it, or at llmspell's own files, is skipped, never followed or read)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from ..core.tools import ToolContext
 from ..errors import Code, LLMSpellError
 from ..units import parse_size
 from . import builtin
-from .security import check_path
+from .security import PathPolicy, check_path
 
 _SIZE = {"type": ["integer", "string"], "description": "bytes, or a size like '10MB'"}
 
@@ -129,18 +131,18 @@ def file_writer(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     return {"path": inp["path"], "bytes_written": len(data), "backup": str(backup) if backup else None}
 
 
-def _walk(root: Path, recursive: bool, max_depth: int | None, hidden: bool) -> Any:
+def _walk(root: Path, recursive: bool, max_depth: int | None, hidden: bool, policy: PathPolicy) -> Any:
+    """(entry, depth) under `root`, never following a symlinked folder, and only entries
+    whose real path the policy permits (a refused folder is not entered)."""
     base_depth = len(root.parts)
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         d = Path(dirpath)
         depth = len(d.parts) - base_depth
-        if not hidden:
-            dirnames[:] = [x for x in dirnames if not x.startswith(".")]
-        dirnames.sort()
-        for name in sorted(dirnames) + sorted(filenames):
-            if not hidden and name.startswith("."):
-                continue
-            yield d / name, depth + 1
+        dirnames[:] = sorted(x for x in dirnames if (hidden or not x.startswith(".")) and policy.permits(d / x))
+        yield from ((d / name, depth + 1) for name in dirnames)
+        for name in sorted(filenames):
+            if (hidden or not name.startswith(".")) and policy.permits(d / name):
+                yield d / name, depth + 1
         if not recursive or (max_depth is not None and depth + 1 >= max_depth):
             dirnames[:] = []
 
@@ -167,12 +169,14 @@ def _entry(p: Path, root: Path, meta: bool) -> dict[str, Any]:
     },
 })
 def directory_lister(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
-    root = check_path(ctx, inp.get("path", "."), "directory_lister", must_exist=True)
+    policy = PathPolicy(ctx)
+    root = check_path(ctx, inp.get("path", "."), "directory_lister", must_exist=True, policy=policy)
     if not root.is_dir():
         raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"directory_lister: '{inp.get('path')}' is not a directory")
     out = []
     pat, kind = inp.get("pattern"), inp.get("type", "any")
-    for p, _ in _walk(root, inp.get("recursive", False), inp.get("max_depth"), inp.get("include_hidden", False)):
+    for p, _ in _walk(root, inp.get("recursive", False), inp.get("max_depth"), inp.get("include_hidden", False),
+                      policy):
         if pat and not fnmatch.fnmatch(p.name, pat):
             continue
         if kind == "file" and not p.is_file() or kind == "directory" and not p.is_dir():
@@ -195,7 +199,8 @@ def directory_lister(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, An
     },
 })
 def file_search(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
-    root = check_path(ctx, inp.get("path", "."), "file_search", must_exist=True)
+    policy = PathPolicy(ctx)
+    root = check_path(ctx, inp.get("path", "."), "file_search", must_exist=True, policy=policy)
     if not inp.get("pattern") and not inp.get("name_pattern"):
         raise LLMSpellError(
             Code.TOOL_INVALID_INPUT, "file_search: give 'pattern' (content regex) and/or 'name_pattern' (glob)"
@@ -212,7 +217,8 @@ def file_search(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
     max_size = ctx.config.settings.tools.max_file_size
     out: list[dict[str, Any]] = []
     files = [root] if root.is_file() else (
-        p for p, _ in _walk(root, inp.get("recursive", True), None, inp.get("include_hidden", False)) if p.is_file())
+        p for p, _ in _walk(root, inp.get("recursive", True), None, inp.get("include_hidden", False), policy)
+        if p.is_file())
     for p in files:
         if inp.get("name_pattern") and not fnmatch.fnmatch(p.name, inp["name_pattern"]):
             continue
@@ -220,10 +226,14 @@ def file_search(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
         if rx is None:
             out.append({"path": rel})
         else:
+            real = os.path.realpath(p)              # read what was checked, not the link again
+            if p != root and policy.refusal(real) is not None:
+                continue
             try:
-                if p.stat().st_size > max_size:
+                if os.stat(real).st_size > max_size:
                     continue
-                text = p.read_text(encoding="utf-8")
+                with open(real, encoding="utf-8") as f:
+                    text = f.read()
             except (UnicodeDecodeError, OSError):
                 continue
             for n, line in enumerate(text.splitlines(), 1):
