@@ -169,6 +169,7 @@ class ServeConfig(Section):
     job_timeout: Annotated[float, Duration] = 300.0   # default time limit of one job run
     reload: bool = True                               # reload changed spell files
     history: Annotated[int, Bounds(ge=1)] = 200       # job runs kept per job
+    max_queue: Annotated[int, NonNegative] = 100      # firings a job holds beyond the running one; more → 429
 
 
 class NatsConfig(Section):

@@ -17,14 +17,21 @@ import pytest
 from tests.conftest import cli
 
 
+LAUNCHER = Path(__file__).resolve().parent / "serve_clock.py"
+
+
 class Served:
+    """`llmspell serve TARGETS` in `project`; with `clock` (an ISO time) the test-only
+    launcher starts the same daemon with an injected clock that starts then."""
+
     def __init__(self, project: Path, targets: list[str], env: dict[str, str] | None = None,
-                 toml: str = "") -> None:
+                 toml: str = "", clock: str | None = None) -> None:
         (project / "llmspell.toml").write_text('[serve]\nport = 0\ngrace = "5s"\n' + toml)
         self.project = project
         e = dict(os.environ)
         e.update(env or {})
-        self.proc = subprocess.Popen([sys.executable, "-m", "llmspell", "serve", *targets], cwd=project,
+        cmd = [sys.executable, str(LAUNCHER), clock] if clock else [sys.executable, "-m", "llmspell", "serve"]
+        self.proc = subprocess.Popen([*cmd, *targets], cwd=project,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
         state = project / ".llmspell" / "serve.json"
         deadline = time.time() + 20
@@ -126,7 +133,7 @@ def test_jobs_commands_talk_to_the_daemon(serve, project):
 def test_cron_with_time_zone_via_injected_clock(serve):
     s = serve({"c.lua": "Scheduler.register({ name = 'daily', trigger = { cron = '0 8 * * *', timezone = 'Europe/Paris' },"
                         " run = function(t) return os.date('!%H:%M', math.floor(t.scheduled)) end })"},
-              env={"LLMSPELL_FAKE_NOW": "2026-03-02T07:59:58+01:00"})
+              clock="2026-03-02T07:59:58+01:00")
     runs = s.wait(lambda: done(s.history("daily")), timeout=8)
     assert runs[0]["output"] == "07:00" and runs[0]["source"] == "cron"     # 08:00 Paris is 07:00 UTC
 
@@ -260,7 +267,7 @@ def test_daemon_example_answers_webhooks_and_reports(project):
     for ext in ("lua", "js"):
         (project / f"daemon_jobs.{ext}").write_text((spells / f"daemon_jobs.{ext}").read_text())
         (project / ".llmspell").mkdir(exist_ok=True)
-        s = Served(project, [f"daemon_jobs.{ext}"], env={"LLMSPELL_FAKE_NOW": "2026-03-02T07:59:57+01:00"})
+        s = Served(project, [f"daemon_jobs.{ext}"], clock="2026-03-02T07:59:57+01:00")
         try:
             s.post("/hooks/ask", json={"question": "What is 6 * 7?"})
             ask = s.wait(lambda: done(s.history("ask")))

@@ -19,18 +19,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from ..deadline import Deadline
+from ..deadline import current as current_limit
 from ..engines import ENGINES
-from ..errors import Code, LLMSpellError
+from ..errors import LLMSpellError, UsageError
 from ..paths import display_path
 from ..runtime import Runtime, SpellRun
 from .history import JobHistory
-from .http import start_http
+from .http import bind, start_http
 from .jobs import Job, JobRunner
 from .metrics import Metrics
 
 
 class Clock:
-    """Wall time, optionally shifted (LLMSPELL_FAKE_NOW) so tests can reach a cron time quickly."""
+    """Wall time, optionally shifted to start at `start` (an ISO time). Only code that
+    embeds the daemon (tests reaching a cron time quickly) passes one; the daemon
+    itself never takes the time from its environment."""
 
     def __init__(self, start: str | None = None) -> None:
         self.offset = 0.0
@@ -50,7 +54,7 @@ class Daemon:
         self.events = runtime.events
         self.cfg = runtime.config.settings.serve
         self.targets = targets
-        self.clock = clock or Clock(os.environ.get("LLMSPELL_FAKE_NOW"))
+        self.clock = clock or Clock()
         self.log = log or (lambda m: sys.stderr.write(m + "\n"))
         self.spells: dict[str, SpellRun] = {}          # path → resident run
         self.jobs: dict[str, Job] = {}
@@ -75,7 +79,7 @@ class Daemon:
             elif p.is_file():
                 files.append(p)
             else:
-                raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"serve: no spell or folder at {t}")
+                raise UsageError(f"serve: no spell or folder at {t}")
         return files
 
     async def load(self, path: Path) -> bool:
@@ -85,6 +89,11 @@ class Daemon:
         display = display_path(path)
         run = self.rt.open_spell(path, job_sink=self.register_job)
         self.pending[run] = []
+        # the load's own limit (what the top level starts — event deliveries, tasks — keeps it);
+        # shutdown cuts it to the grace period like a firing's
+        limit = Deadline(time.monotonic() + run.limit, run.timeout_message())
+        token = current_limit.set(limit)
+        self.runner.hold(limit)
         try:
             await run.execute(keep=True)
         except LLMSpellError as e:
@@ -95,6 +104,9 @@ class Daemon:
             self._reloads.append({"spell": display, "ok": False, "error": e.located(), "at": time.time()})
             self.events.emit("spell.load_failed", {"spell": display, "error": e.to_dict()}, display)
             return False
+        finally:
+            current_limit.reset(token)
+            self.runner.release(limit)
         run.deadline = float("inf")
         new_jobs = self.pending.pop(run)
         old = self.spells.get(key)
@@ -119,7 +131,7 @@ class Daemon:
     def register_job(self, run: Any, spec: dict[str, Any]) -> None:
         """The job sink of every resident spell: `Scheduler.register` lands here."""
         assert isinstance(run, SpellRun)
-        job = Job.from_spec(run, spec, self.cfg.job_timeout)
+        job = Job.from_spec(run, spec, self.cfg.job_timeout, self.cfg.max_queue)
         if run in self.pending:
             self.pending[run].append(job)
         else:
@@ -179,7 +191,7 @@ class Daemon:
         return asyncio.get_running_loop().create_task(supervised())
 
     async def _every_loop(self, job: Job) -> None:
-        every = float(job.trigger["every"])
+        every = job.every()
         while True:
             job.next_fire = self.clock.now() + every
             await asyncio.sleep(every)
@@ -243,15 +255,13 @@ class Daemon:
         job = self.jobs.get(name)
         if job is None:
             return None
-        rid = self.runner.fire(job, {"trigger": "manual", "body": payload}, "manual")
-        return {"job": name, "run_id": rid, "status": "started" if rid else "skipped"}
+        return self.runner.fire(job, {"trigger": "manual", "body": payload}, "manual").to_dict()
 
     def webhook(self, path: str, data: dict[str, Any]) -> dict[str, Any] | None:
         job = self.webhooks.get(path)
         if job is None:
             return None
-        rid = self.runner.fire(job, data, "webhook")
-        return {"job": job.name, "run_id": rid, "status": "started" if rid else "skipped"}
+        return self.runner.fire(job, data, "webhook").to_dict()
 
     def reloads(self) -> list[dict[str, Any]]:
         return self._reloads[-50:]
@@ -259,25 +269,59 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------------
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        # The port first: a port in use or a bad host is reported before any spell runs.
+        files = self.spell_files()
+        socks = bind(self.cfg.host, self.cfg.port)
+        previous = self._handle_signals(loop)
+        try:
+            try:
+                for f in files:
+                    await self.load(f)
+                site, self.port = await start_http(self, socks, self.cfg.token, self.log)
+            except BaseException:
+                for s in socks:
+                    s.close()
+                for key in list(self.spells):
+                    self.unload(key)
+                raise
+            self._write_state()
+            self.log(f"llmspell serve: {len(self.spells)} spell(s), {len(self.jobs)} job(s), "
+                     f"http://{self.cfg.host}:{self.port}")
+            if self.cfg.reload:
+                self._tasks.append(loop.create_task(self._reload_loop(files)))
+            # like a run, the daemon lets go of the database while idle, so `llmspell state …`
+            # from another terminal gets a turn
+            self._tasks.append(loop.create_task(self.rt.release_when_idle()))
+            await self._stop.wait()
+            await self.shutdown(site)
+        finally:
+            self._restore_signals(loop, previous)
+
+    def _handle_signals(self, loop: asyncio.AbstractEventLoop) -> dict[int, Any]:
+        """SIGTERM/SIGINT stop the daemon. The loop's handler wakes the loop whichever
+        thread gets the signal; a plain Python handler on top runs at the next bytecode
+        of the main thread — also while a job spins in Lua (the engine's time check is
+        Python) — and moves the running firings' limits to the end of grace, so a
+        spinning job stops and the loop gets its turn to shut down."""
+        previous: dict[int, Any] = {}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            self.runner.begin_stop(self.cfg.grace)
+            loop.call_soon_threadsafe(self._stop.set)
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
-                loop.add_signal_handler(sig, self._stop.set)
-            except (NotImplementedError, RuntimeError):
-                pass
-        files = self.spell_files()
-        for f in files:
-            await self.load(f)
-        site, self.port = await start_http(self, self.cfg.host, self.cfg.port, self.cfg.token)
-        self._write_state()
-        self.log(f"llmspell serve: {len(self.spells)} spell(s), {len(self.jobs)} job(s), "
-                 f"http://{self.cfg.host}:{self.port}")
-        if self.cfg.reload:
-            self._tasks.append(loop.create_task(self._reload_loop(files)))
-        # like a run, the daemon lets go of the database while idle, so `llmspell state …`
-        # from another terminal gets a turn
-        self._tasks.append(loop.create_task(self.rt.release_when_idle()))
-        await self._stop.wait()
-        await self.shutdown(site)
+                original = signal.getsignal(sig)
+                loop.add_signal_handler(sig, self.stop)
+                signal.signal(sig, on_signal)
+                previous[sig] = original
+            except (ValueError, OSError, RuntimeError, NotImplementedError):
+                pass            # not the main thread: whoever embeds the daemon stops it
+        return previous
+
+    def _restore_signals(self, loop: asyncio.AbstractEventLoop, previous: dict[int, Any]) -> None:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
 
     async def _reload_loop(self, files: list[Path]) -> None:
         from watchfiles import awatch
@@ -293,8 +337,10 @@ class Daemon:
                     await self.load(p)
 
     async def shutdown(self, site: Any) -> None:
-        """Stop accepting, let running jobs finish within the grace period, then cancel."""
-        self.runner.stopping = True
+        """Stop accepting; running and queued firings get the grace period to finish,
+        then what still runs is cancelled and what is still queued recorded as
+        cancelled — no accepted firing ends unrecorded."""
+        self.runner.begin_stop(self.cfg.grace)
         self.log("llmspell serve: stopping")
         await site.cleanup()
         for job in list(self.jobs.values()):
@@ -302,14 +348,11 @@ class Daemon:
                 t.cancel()
         for t in self._tasks:
             t.cancel()
-        running = [t for t in self.runner.inflight if not t.done()]
-        if running:
-            self.log(f"waiting up to {self.cfg.grace:g}s for {len(running)} running job(s)")
-            done, still = await asyncio.wait(running, timeout=self.cfg.grace)
-            for t in still:
-                t.cancel()
-            if still:
-                await asyncio.wait(still, timeout=2)
+        running, queued = self.runner.pending()
+        if running or queued:
+            self.log(f"waiting up to {self.cfg.grace:g}s for {running} running job(s)"
+                     + (f" and {queued} queued" if queued else ""))
+        await self.runner.finish()
         for key in list(self.spells):
             self.unload(key)
         self.events.flush()
@@ -317,6 +360,7 @@ class Daemon:
         self.log("llmspell serve: stopped")
 
     def stop(self) -> None:
+        self.runner.begin_stop(self.cfg.grace)
         self._stop.set()
 
     # -- the state file other terminals use to find the daemon ------------------------

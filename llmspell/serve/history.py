@@ -29,6 +29,12 @@ class JobHistory:
             err = rec.get("error") or {}
             self.log(f"job {job} failed: [{err.get('code')}] {err.get('message')}")
 
+    def refused(self, job: str) -> None:
+        """A firing refused because the job's queue was full: counted, not stored."""
+        self.metrics.rejected.labels(job).inc()
+
     def runs(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
         """The newest `limit` runs of `job`, newest first."""
+        if limit < 1:
+            return []
         return [v for _, v in self._kv().items(job + "\x1f")][-limit:][::-1]

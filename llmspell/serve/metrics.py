@@ -17,6 +17,8 @@ class Metrics:
         self.tokens = Counter("llmspell_job_tokens", "Model tokens used by job runs", ["job"],
                               registry=self.registry)
         self.cost = Counter("llmspell_job_cost_dollars", "Model cost of job runs", ["job"], registry=self.registry)
+        self.rejected = Counter("llmspell_job_rejected", "Firings refused because the job's queue was full",
+                                ["job"], registry=self.registry)
         self.up = Gauge("llmspell_up", "1 while the daemon runs", registry=self.registry)
         self.up.set(1)
 

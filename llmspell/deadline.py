@@ -1,0 +1,24 @@
+"""The time limit of the work running now, when it is not its run's.
+
+A run has one deadline (`EngineHost.deadline`). Under `llmspell serve` the jobs
+of one resident spell share the spell's engine and run at once, each firing
+with its own limit: a firing sets `current` in its asyncio task's context
+(tasks it starts, such as `Async.all` branches and event deliveries, inherit
+it), and an engine's time check prefers it to the run's deadline — so one
+job's end never moves another's limit — and reports its message.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(eq=False)
+class Deadline:
+    at: float           # time.monotonic() at which the limit expires (may be moved earlier)
+    message: str        # what a stopped run reports, naming the limit that was hit
+
+
+current: ContextVar[Deadline | None] = ContextVar("llmspell_deadline", default=None)
