@@ -3,7 +3,10 @@
 The settings are typed: `Config.settings` is a `config_models.Settings`
 (standard-library dataclasses declared once in config_models.py). pydantic
 validates a configuration the first time it is seen; the result is cached, so
-an unchanged configuration is rebuilt without importing pydantic.
+an unchanged configuration is rebuilt without importing pydantic. The cache
+holds no secret: values under secret-looking keys, and values made from
+secret-looking `${VAR}`s, are left out of the cache (and of its key) and put
+back from the live configuration on every load.
 
 Precedence (later wins): built-in defaults < ~/.config/llmspell/llmspell.toml <
 nearest ./llmspell.toml up the tree < --config FILE < LLMSPELL_* env < flags.
@@ -27,11 +30,13 @@ from .version import __version__
 class Config:
     """The merged, validated configuration plus where it came from."""
 
-    def __init__(self, data: dict[str, Any], root: Path, sources: list[str]) -> None:
+    def __init__(self, data: dict[str, Any], root: Path, sources: list[str],
+                 template: dict[str, Any] | None = None) -> None:
         self.raw = data
         self.root = root
         self.sources = sources
-        self.settings: Settings = _validate(data, sources)
+        # template: the merged files before ${VAR} expansion (tells which values came from which variables)
+        self.settings: Settings = _validate(data, sources, template)
 
     def resolve(self, p: str | Path) -> Path:
         """Paths in config are relative to the project root (the config's folder)."""
@@ -55,11 +60,25 @@ class Config:
         return mask_secrets(value, dotted or "") if masked else value
 
 
-SECRET_WORDS = ("api_key", "apikey", "token", "secret", "password", "passwd", "credential", "private_key")
+# A name is secret when it contains one of these anywhere (`GITHUBTOKEN`, `db_password`;
+# not the counts `max_tokens`, `total_tokens`…) or has one of the short words as a
+# word of its own (`LLMSPELL_KEY`, `apiKey`, `DB_PASS`, `X-Auth`, not `KEYBOARD`).
+SECRET_WORDS = ("apikey", "api_key", "token", "secret", "password", "passwd", "passphrase", "credential",
+                "private_key", "privatekey", "access_key", "accesskey", "cookie", "auth")
+SHORT_SECRET_WORDS = ("key", "keys", "pass", "pwd", "pw", "cred", "creds", "pin", "dsn")
+_NOT_SECRET = ("pwd", "oldpwd")      # the shell's working directories
 
 
 def is_secret_name(name: str) -> bool:
     low = name.lower()
+    if low in _NOT_SECRET:
+        return False
+    snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    words = re.split(r"[^a-z0-9]+", snake)
+    if any(w in SHORT_SECRET_WORDS for w in words):
+        return True
+    low = re.sub(r"(max|min|total|num|prompt|completion|input|output)_?tokens(?![a-z])", "", low)   # counts
+    low = re.sub(r"author(?!i[sz])", "", low)       # author, not authorization
     return any(w in low for w in SECRET_WORDS)
 
 
@@ -107,8 +126,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text: byte 0x{e.object[e.start]:02x} "
+                          f"at offset {e.start})") from None
     except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from None
 
 
 def find_project_config(start: Path) -> Path | None:
@@ -187,6 +209,7 @@ def load_config(
     if data:
         merged = deep_merge(merged, data)
         sources.append("embedded")
+    template = merged
     merged = expand_env(merged, env)
     envo = _env_overrides(env)
     if envo:
@@ -196,7 +219,7 @@ def load_config(
         for k, v in overrides.items():
             set_dotted(merged, k, v)
         sources.append("flags")
-    return Config(merged, root, sources)
+    return Config(merged, root, sources, template)
 
 
 def _models_stamp() -> str:
@@ -213,24 +236,96 @@ def _json_default(o: Any) -> Any:
     return o.isoformat() if hasattr(o, "isoformat") else str(o)
 
 
-def _cache_path(data: dict[str, Any]) -> Path | None:
+# -- the validation cache ----------------------------------------------------------------
+
+Path_ = tuple[Any, ...]         # a path into TOML-shaped data: keys and list indexes
+_CACHE_FORMAT = "v2"            # v1 (flat *.json in the folder above) held expanded secrets
+_CACHE_KEEP = 256               # entries kept; the least recently written go first
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmspell" / "config" / _CACHE_FORMAT
+
+
+def _secret_ref(t: Any) -> bool:
+    """A template string that uses a secret-looking variable: `"Bearer ${API_TOKEN}"`."""
+    return isinstance(t, str) and "${" in t and any(is_secret_name(m.group(1)) for m in _VAR.finditer(t))
+
+
+def secret_paths(data: Any, template: Any = None) -> list[Path_]:
+    """Where the secrets are: under secret-looking keys, or made from secret-looking variables."""
+    out: list[Path_] = []
+
+    def walk(node: Any, tmpl: Any, path: Path_) -> None:
+        if isinstance(node, dict):
+            items: Any = node.items()
+            sub = (lambda k: tmpl.get(k)) if isinstance(tmpl, dict) else (lambda k: None)
+        elif isinstance(node, list):
+            items = enumerate(node)
+            sub = (lambda i: tmpl[i] if i < len(tmpl) else None) if isinstance(tmpl, list) else (lambda i: None)
+        else:
+            return
+        for k, v in items:
+            t = sub(k)
+            if (isinstance(k, str) and is_secret_name(k)) or _secret_ref(t):
+                out.append(path + (k,))
+            else:
+                walk(v, t, path + (k,))
+
+    walk(data, template, ())
+    return out
+
+
+def _at(data: Any, path: Path_) -> Any:
+    for p in path:
+        data = data[p]
+    return data
+
+
+def _put(data: Any, path: Path_, value: Any) -> None:
+    _at(data, path[:-1])[path[-1]] = value
+
+
+def _tag(v: Any) -> str:
+    """What stands for a secret in the cache key and the cache: its type, never its value."""
+    return "\x00secret:" + type(v).__name__
+
+
+def _without(data: Any, paths: list[Path_]) -> Any:
+    """A copy of `data` with the value at each path replaced by its tag."""
+    out = json.loads(json.dumps(data, default=_json_default))
+    for p in paths:
+        _put(out, p, _tag(_at(out, p)))
+    return out
+
+
+def _cache_path(data: dict[str, Any], template: Any = None,
+                paths: list[Path_] | None = None) -> Path | None:
+    """The cache entry of a configuration; the key hashes the data without its secrets."""
     import hashlib
     try:
+        keyed = _without(data, secret_paths(data, template) if paths is None else paths)
         stamp = _models_stamp()
-        digest = hashlib.sha256((stamp + json.dumps(data, sort_keys=True, default=str)).encode()).hexdigest()[:32]
-    except (OSError, TypeError, ValueError):
+        digest = hashlib.sha256((stamp + json.dumps(keyed, sort_keys=True)).encode()).hexdigest()[:32]
+    except (OSError, TypeError, ValueError, KeyError, IndexError):
         return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llmspell" / "config"
-    return base / f"{digest}.json"
+    return _cache_dir() / f"{digest}.json"
 
 
-def _validate(data: dict[str, Any], sources: list[str]) -> Settings:
+def _validate(data: dict[str, Any], sources: list[str], template: Any = None) -> Settings:
     """Validate with pydantic, or rebuild the result of validating identical input before."""
-    cache = _cache_path(data)
+    paths = secret_paths(data, template)
+    cache = _cache_path(data, paths=paths)
     if cache is not None:
         try:
-            return build(Settings, json.loads(cache.read_text()))
-        except (OSError, ValueError, TypeError):
+            cached = json.loads(cache.read_text())
+            live = json.loads(json.dumps(data, default=_json_default))
+            for p in paths:           # the secrets come from the live configuration
+                if _at(cached, p) != _tag(_at(live, p)):
+                    raise ValueError("secret slot does not match")
+                _put(cached, p, _at(live, p))
+            return build(Settings, cached)
+        except (OSError, ValueError, TypeError, KeyError, IndexError):
             pass
     from pydantic import TypeAdapter, ValidationError
     try:
@@ -239,22 +334,50 @@ def _validate(data: dict[str, Any], sources: list[str]) -> Settings:
         raise ConfigError(_invalid(e, sources)) from None
     # settings are always rebuilt from this JSON, cache hit or not: both paths give the same
     normalized = json.loads(json.dumps(to_plain(checked), default=_json_default))
-    if cache is not None:
-        _write_private(cache, json.dumps(normalized))
+    if cache is not None and _cacheable(normalized, data, paths):
+        _write_private(cache, json.dumps(_without(normalized, paths)))
     return build(Settings, normalized)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Atomically, readable by the owner only (the values may hold expanded secrets)."""
+def _cacheable(normalized: Any, data: Any, paths: list[Path_]) -> bool:
+    """Only when validation kept every secret as it was (so it can be put back unvalidated)."""
+    live = json.loads(json.dumps(data, default=_json_default))
     try:
+        return all(_at(normalized, p) == _at(live, p) for p in paths)
+    except (KeyError, IndexError, TypeError):
+        return False
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Atomically, in folders only the owner can enter, readable by the owner only."""
+    try:
+        top = path.parent.parent.parent          # …/llmspell
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for d in (top, top / "config", path.parent):     # (mkdir gives parents the umask's mode)
+            try:
+                if d.stat().st_mode & 0o077:
+                    os.chmod(d, 0o700)
+            except OSError:
+                pass
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
+        _tidy(path.parent)
     except OSError:
         pass
+
+
+def _tidy(folder: Path) -> None:
+    """Remove the old cache format (it held expanded secrets) and all but the newest entries."""
+    for old in folder.parent.glob("*.json"):
+        old.unlink(missing_ok=True)
+    entries = list(folder.glob("*.json"))
+    if len(entries) > _CACHE_KEEP:
+        entries.sort(key=lambda p: p.stat().st_mtime)
+        for e in entries[: len(entries) - _CACHE_KEEP // 2]:
+            e.unlink(missing_ok=True)
 
 
 def _invalid(e: Any, sources: list[str]) -> str:
@@ -266,6 +389,8 @@ def _invalid(e: Any, sources: list[str]) -> str:
         if free_form or is_secret_name(key):      # a provider's table may be all secrets
             value = mask_value(value)
         msg = err["msg"]
+        if err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
         if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             section = key.rsplit(".", 1)[0] if "." in key else ""
             allowed = ", ".join(_allowed_keys(section))

@@ -50,8 +50,39 @@ class Bounds:
         return schema
 
 
-Size = Coerce(parse_size)           # '256MB' → bytes
-Duration = Coerce(parse_duration)   # '5m' → seconds
+def _size(v: Any) -> int:
+    try:
+        n = parse_size(v)
+    except OverflowError:       # inf
+        raise ValueError("expected a size like '256MB'") from None
+    if n < 0:
+        raise ValueError("a size must not be negative")
+    if n > 2**62:
+        raise ValueError("a size must be at most 2**62 bytes")
+    return n
+
+
+def _duration(v: Any) -> float:
+    d = parse_duration(v)
+    if not d >= 0:          # (also NaN)
+        raise ValueError("a duration must not be negative")
+    return d
+
+
+def _positive(parse: Any, what: str, example: str) -> Any:
+    """A limit that must be more than 0 (0 would mean no limit, or no time at all)."""
+    def check(v: Any) -> Any:
+        n = parse(v)
+        if not n > 0:
+            raise ValueError(f"{what} must be more than 0, like {example}")
+        return n
+    return check
+
+
+Size = Coerce(_size)                # '256MB' → bytes
+Duration = Coerce(_duration)        # '5m' → seconds
+MemoryLimit = Coerce(_positive(_size, "a memory limit", "'256MB'"))
+TimeLimit = Coerce(_positive(_duration, "a time limit", "'300s'"))
 NonNegative = Bounds(ge=0)
 
 def sub_tables() -> Any:
@@ -142,8 +173,8 @@ class SecurityConfig(Section):
                                     "~/.cache/llmspell", "~/.llmspell_history")
     allowed_domains: list[str] = _list("*")
     allow_private_network: bool = False
-    max_memory: Annotated[int, Size] = parse_size("256MB")
-    max_execution_time: Annotated[float, Duration] = 300.0
+    max_memory: Annotated[int, MemoryLimit] = parse_size("256MB")
+    max_execution_time: Annotated[float, TimeLimit] = 300.0
     allowed_env: list[str] = _list("PATH", "HOME", "USER", "LANG", "SHELL", "TZ", "PWD",
                                    "TERM", "LOGNAME", "HOSTNAME", "LLMSPELL_*")
 
@@ -156,7 +187,7 @@ class EventsConfig(Section):
 
 class HooksConfig(Section):
     """`[hooks]`: time limit of one hook call."""
-    timeout: Annotated[float, Duration] = 5.0
+    timeout: Annotated[float, TimeLimit] = 5.0
 
 
 class ServeConfig(Section):
@@ -186,7 +217,7 @@ class ObservabilityConfig(Section):
 
 class ToolsConfig(Section):
     """`[tools]`: settings of the built-in tools plus one free-form table per tool (`[tools.NAME]`)."""
-    http_timeout: Annotated[float, Duration] = 30.0
+    http_timeout: Annotated[float, TimeLimit] = 30.0
     max_file_size: Annotated[int, Size] = parse_size("10MB")
     tables: dict[str, dict[str, Any]] = sub_tables()
 

@@ -145,7 +145,7 @@ def test_a_damaged_cache_entry_is_validated_again(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (tmp_path / "llmspell.toml").write_text('[serve]\nport = 1234\n')
     assert load_config(cwd=tmp_path, env={}, user_file=tmp_path / "n").settings.serve.port == 1234
-    [entry] = (tmp_path / "cache" / "llmspell" / "config").glob("*.json")
+    [entry] = (tmp_path / "cache" / "llmspell" / "config" / "v2").glob("*.json")
     for damaged in ("[]", '{"serve": 5}', '{"serve": {"nope": 1}}', "{"):
         entry.write_text(damaged)
         assert load_config(cwd=tmp_path, env={}, user_file=tmp_path / "n").settings.serve.port == 1234
@@ -174,8 +174,9 @@ def test_a_cache_hit_equals_validation_and_does_not_import_pydantic(tmp_path):
     assert runs[1]["pydantic"] is False, "a cache hit imported pydantic"
     assert runs[0]["repr"] == runs[1]["repr"] and runs[1]["mem"] == 64_000_000
     assert runs[1]["tables"] == {"openai": {"api_key": "sk-1"}}
-    files = list((tmp_path / "cache" / "llmspell" / "config").glob("*.json"))
-    assert len(files) == 1 and files[0].stat().st_mode & 0o077 == 0   # it may hold secrets
+    files = list((tmp_path / "cache" / "llmspell" / "config" / "v2").glob("*.json"))
+    assert len(files) == 1 and files[0].stat().st_mode & 0o077 == 0
+    assert "sk-1" not in files[0].read_text()     # the api key is put back from the live config
 
 
 def test_the_cache_key_follows_the_declaration_of_the_settings(tmp_path, monkeypatch):
@@ -205,3 +206,36 @@ def test_allow_process_is_gone_and_an_old_config_says_so(tmp_path):
     assert exit_code_for(ei.value) == 2
     assert ("security.allow_process = false: unknown key (allowed here: allowed_paths, denied_paths, "
             "allowed_domains, allow_private_network, max_memory, max_execution_time, allowed_env)") in ei.value.message
+
+
+def test_limits_and_durations_are_checked(tmp_path):
+    for toml, needle in [('[security]\nmax_memory = 0\n', "a memory limit must be more than 0"),
+                         ('[security]\nmax_execution_time = "0s"\n', "a time limit must be more than 0"),
+                         ('[storage]\nlock_timeout = -1\n', "a duration must not be negative"),
+                         ('[tools]\nmax_file_size = -1\n', "a size must not be negative"),
+                         ('[security]\nmax_memory = inf\n', "expected a size")]:
+        (tmp_path / "llmspell.toml").write_text(toml)
+        with pytest.raises(ConfigError) as ei:
+            load_config(cwd=tmp_path, env={}, user_file=tmp_path / "n")
+        assert needle in ei.value.message and "Value error" not in ei.value.message
+    (tmp_path / "llmspell.toml").write_text('[storage]\nlock_timeout = 0\n[security]\nmax_execution_time = "250ms"\n')
+    s = load_config(cwd=tmp_path, env={}, user_file=tmp_path / "n").settings
+    assert s.storage.lock_timeout == 0 and s.security.max_execution_time == 0.25
+
+
+def test_a_config_file_that_is_not_text(tmp_path):
+    (tmp_path / "bin.toml").write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe")
+    with pytest.raises(ConfigError) as ei:
+        load_config(tmp_path / "bin.toml", cwd=tmp_path, env={}, user_file=tmp_path / "n")
+    assert "not a TOML file (not UTF-8 text" in ei.value.message
+
+
+def test_secret_paths_cover_names_and_secret_variables():
+    from llmspell.config import secret_paths
+    data = {"providers": {"openai": {"api_key": "x", "base_url": "https://u:pw@h"}}, "serve": {"token": "t"},
+            "tools": {"web": {"headers": ["plain", "Bearer tok"]}}}
+    template = {"providers": {"openai": {"api_key": "${K}", "base_url": "https://u:${DB_PASS}@h"}},
+                "tools": {"web": {"headers": ["plain", "Bearer ${WEB_TOKEN}"]}}}
+    assert sorted(secret_paths(data, template)) == sorted([
+        ("providers", "openai", "api_key"), ("providers", "openai", "base_url"), ("serve", "token"),
+        ("tools", "web", "headers", 1)])

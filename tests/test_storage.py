@@ -144,3 +144,51 @@ def test_idle_run_hands_the_database_over(project):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_state_repair_of_a_healthy_store_keeps_everything(project):
+    from tests.conftest import cli
+    (project / "s.lua").write_text("Storage.set('a', 1) Storage.namespace('ns').set('b', 2)")
+    assert cli("run", "s.lua", cwd=project).returncode == 0
+    r = cli("--json", "state", "repair", cwd=project)
+    assert r.returncode == 0, r.stderr
+    import json
+    report = json.loads(r.stdout)
+    assert report["main"] == 1 and report["namespaces"] == {"ns": 1}
+    assert json.loads(cli("state", "export", cwd=project).stdout) == {"": {"a": 1}, "ns": {"b": 2}}
+
+
+def test_state_repair_needs_a_leveldb_store(project):
+    from tests.conftest import cli
+    (project / "llmspell.toml").write_text('[storage]\nbackend = "memory"\n')
+    r = cli("state", "repair", cwd=project)
+    assert r.returncode == 2 and "only LevelDB" in r.stderr
+    (project / "llmspell.toml").write_text('[storage]\npath = "nothing-here"\n')
+    r = cli("state", "repair", cwd=project)
+    assert r.returncode == 1 and "no storage to repair" in r.stderr
+
+
+def test_keys_are_described_as_people_know_them():
+    from llmspell.storage.base import describe_key, describe_range
+    assert describe_key(b"kv/user:1") == "key 'user:1'"
+    assert describe_key(b"kv/ns\x00k") == "key 'k' in namespace 'ns'"
+    assert describe_key(b"__events__/0001") == "event '0001'"
+    assert describe_range(b"kv/") == "all keys in the main namespace"
+    assert describe_range(b"kv/ns\x00user:", b"kv/ns\x00user:9") == (
+        "keys starting with 'user:' in namespace 'ns', after key 'user:9' in namespace 'ns'")
+    assert describe_range(b"__events__/") == "the event history"
+
+
+def test_log_tail_check(tmp_path):
+    """A record cut short at the end is a crash (fine); a header no writer makes is damage."""
+    import struct
+
+    from llmspell.storage.leveldb import check_log_tail
+    rec = struct.pack("<IHB", 0, 5, 1) + b"hello"
+    log = tmp_path / "000001.log"
+    for body, ok in [(rec * 3, True), (rec * 2 + rec[:9], True), (rec * 2 + rec[:4], True),
+                     (rec + bytes(7) + rec, False), (rec + bytes(20), True),
+                     (rec + struct.pack("<IHB", 0, 5, 9) + b"hello", False),
+                     (rec + struct.pack("<IHB", 0, 40000, 1), False), (b"", True)]:
+        log.write_bytes(body)
+        assert (check_log_tail(log) is None) is ok, body

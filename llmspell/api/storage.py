@@ -8,6 +8,7 @@ from ..boundary import ObjectRef, ScriptFunction
 from ..core.context import RunContext
 from ..errors import Code, LLMSpellError
 from ..storage import KV, Transaction
+from ..storage.base import INTERNAL_NAMESPACES
 from .registry import api, method
 
 
@@ -71,7 +72,12 @@ async def transaction(run: RunContext, kv: KV, fn: ScriptFunction) -> Any:
 def namespace(run: RunContext, name: str) -> ObjectRef:
     """The same API with keys isolated under `name`."""
     if not name or "\x00" in name:
-        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "Storage.namespace: name must be a non-empty string")
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR,
+                            f"Storage.namespace: name must be a non-empty string without NUL (\\0), got {name!r}")
+    if name in INTERNAL_NAMESPACES:
+        raise LLMSpellError(Code.SCRIPT_PERMISSION_DENIED,
+                            f"Storage.namespace: {name!r} is reserved for llmspell's own records",
+                            suggestions=["pick another name; reserved: " + ", ".join(sorted(INTERNAL_NAMESPACES))])
     return ObjectRef("StorageNamespace", run.kv(name), {"name": name})
 
 

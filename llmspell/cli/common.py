@@ -54,7 +54,19 @@ def open_runtime() -> Iterator[Any]:
         rt.close()
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _int_or_text(text: str) -> int | str:
+    """A JSON integer; one neither engine holds exactly (outside 64 bits) stays the text
+    it was written as: turning it into a float would change its digits without a word."""
+    n = int(text)
+    return n if _INT64[0] <= n <= _INT64[1] else text
+
+
 def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """`--param key=value`: the value as JSON when it parses (integers too large for 64
+    bits stay strings, also inside arrays and objects), else the string as given."""
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
@@ -63,7 +75,7 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
         if not k:
             raise UsageError(f"--param has an empty key in {item!r}")
         try:
-            out[k] = json.loads(v)
+            out[k] = json.loads(v, parse_int=_int_or_text)
         except ValueError:
             out[k] = v
     return out

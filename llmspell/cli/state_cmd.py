@@ -1,4 +1,4 @@
-"""`llmspell state get|set|list|delete|export|import`."""
+"""`llmspell state get|set|list|delete|export|import|repair`."""
 
 from __future__ import annotations
 
@@ -85,7 +85,12 @@ def export(output: Optional[str] = typer.Option(None, "--output", "-o", help="Fi
 @app.command("import")
 def import_(file: str = typer.Argument(..., help="A file from `state export`, or - for stdin")) -> None:
     """Load an export; each namespace is written atomically."""
-    text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{file}: not a `state export` file (not UTF-8 text)") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {file}: {e.strerror or e}") from None
     try:
         data = json.loads(text)
     except ValueError as e:
@@ -98,3 +103,24 @@ def import_(file: str = typer.Argument(..., help="A file from `state export`, or
             rt.kv(ns).set_batch(values)
             n += len(values)
     typer.echo(f"imported {n} keys")
+
+
+@app.command()
+def repair() -> None:
+    """Rebuild a damaged LevelDB store (LevelDB's repair), then read every key to check it."""
+    from ..config import load_config
+    from ..storage.leveldb import repair_leveldb
+    cfg = load_config(OPTS.config)
+    if cfg.settings.storage.backend != "leveldb":
+        raise UsageError(f"storage.backend is {cfg.settings.storage.backend!r}: only LevelDB storage is repaired")
+    path = cfg.data_dir
+    report = repair_leveldb(path, cfg.settings.storage.lock_timeout)
+    if OPTS.json:
+        emit_json({"path": str(path), **report})
+        return
+    spaces = report["namespaces"]
+    typer.echo(f"repaired {path}: {report['keys']} keys readable ({report['main']} in the main namespace, "
+               f"{sum(spaces.values())} in {len(spaces)} other namespaces, {report['events']} events)")
+    if report["lost"]:
+        typer.echo(f"set aside in {path / 'lost'} (old manifests, logs it converted, files it could not read): "
+                   + ", ".join(report["lost"]))

@@ -8,6 +8,15 @@ from typing import Any, Iterator, Protocol
 from ..errors import Code, LLMSpellError, StorageError
 
 USER_PREFIX = b"kv/"
+NS_SEP = b"\x00"          # kv/<namespace>\0<key>; kv/<key> in the main namespace
+EVENT_PREFIX = b"__events__/"   # core.events keeps the event history here
+
+# Namespaces llmspell keeps its own records in (the daemon's job history and state,
+# workflow checkpoints, persisted agent memory). Spells cannot open them
+# (`Storage.namespace` refuses these names); `Runtime.kv(name)` and the `llmspell
+# state --namespace` commands can. A new internal namespace is added here
+# (tests/security/test_sec_storage.py checks every `.kv("…")` in the package).
+INTERNAL_NAMESPACES = frozenset({"agents", "jobs", "jobs_state", "workflows"})
 
 
 class Store(Protocol):
@@ -31,7 +40,77 @@ def encode(value: Any) -> bytes:
 def _check_key(key: Any) -> str:
     if not isinstance(key, str) or not key:
         raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"storage key must be a non-empty string, got {key!r}")
+    if "\x00" in key:
+        # NUL separates a namespace from its keys: "ns\0k" would reach namespace ns
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"storage key must not contain NUL (\\0): {key!r}")
     return key
+
+
+def _check_prefix(prefix: Any) -> str:
+    if not isinstance(prefix, str):
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"storage prefix must be a string, got {prefix!r}")
+    if "\x00" in prefix:
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"storage prefix must not contain NUL (\\0): {prefix!r}")
+    return prefix
+
+
+def check_namespace(name: Any) -> str:
+    """A namespace name: a string without NUL ('' is the main namespace)."""
+    if not isinstance(name, str) or "\x00" in name:
+        raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR,
+                            f"storage namespace must be a string without NUL (\\0), got {name!r}")
+    return name
+
+
+def _text(b: bytes) -> str:
+    return repr(b.decode("utf-8", "backslashreplace"))
+
+
+def describe_key(key: bytes) -> str:
+    """A stored key as people know it: "key 'k' in namespace 'ns'"."""
+    if key.startswith(USER_PREFIX):
+        rest = key[len(USER_PREFIX):]
+        if NS_SEP in rest:
+            ns, k = rest.split(NS_SEP, 1)
+            return f"key {_text(k)} in namespace {_text(ns)}"
+        return f"key {_text(rest)}"
+    if key.startswith(EVENT_PREFIX):
+        return f"event {_text(key[len(EVENT_PREFIX):])}"
+    return f"key {_text(key)}"
+
+
+def describe_range(prefix: bytes, after: bytes | None = None) -> str:
+    """A scanned key range: "keys starting with 'p' in namespace 'ns', after key …"."""
+    if prefix.startswith(USER_PREFIX):
+        rest = prefix[len(USER_PREFIX):]
+        ns, sep, p = rest.partition(NS_SEP)
+        if not sep:
+            ns, p = b"", rest
+        where = f"in namespace {_text(ns)}" if sep else "in the main namespace"
+        text = (f"keys starting with {_text(p)} " if p else "all keys ") + where
+    elif prefix.startswith(EVENT_PREFIX):
+        text = "the event history"
+    else:
+        text = f"keys starting with {_text(prefix)}"
+    return text + (f", after {describe_key(after)}" if after else "")
+
+
+def count_keys(keys: list[bytes]) -> dict[str, Any]:
+    """How many keys of each kind: the main namespace, each namespace, events, other."""
+    out: dict[str, Any] = {"keys": len(keys), "main": 0, "namespaces": {}, "events": 0, "other": 0}
+    for k in keys:
+        if k.startswith(USER_PREFIX):
+            rest = k[len(USER_PREFIX):]
+            if NS_SEP in rest:
+                ns = rest.split(NS_SEP, 1)[0].decode("utf-8", "backslashreplace")
+                out["namespaces"][ns] = out["namespaces"].get(ns, 0) + 1
+            else:
+                out["main"] += 1
+        elif k.startswith(EVENT_PREFIX):
+            out["events"] += 1
+        else:
+            out["other"] += 1
+    return out
 
 
 class KV:
@@ -39,8 +118,8 @@ class KV:
 
     def __init__(self, store: Store, namespace: str = "", on_change: Any = None) -> None:
         self.store = store
-        self.namespace = namespace
-        self.prefix = USER_PREFIX + (f"{namespace}\x00".encode() if namespace else b"")
+        self.namespace = check_namespace(namespace)
+        self.prefix = USER_PREFIX + (namespace.encode() + NS_SEP if namespace else b"")
         self.on_change = on_change
 
     def _k(self, key: Any) -> bytes:
@@ -70,14 +149,14 @@ class KV:
         return existed
 
     def list(self, prefix: str = "") -> list[str]:
-        p = self.prefix + prefix.encode()
+        p = self.prefix + _check_prefix(prefix).encode()
         n = len(self.prefix)
         return [k[n:].decode() for k, _ in self.store.iterate(p, values=False)
                 if self.namespace or b"\x00" not in k[n:]]
 
     def items(self, prefix: str = "") -> list[tuple[str, Any]]:
         n = len(self.prefix)
-        return [(k[n:].decode(), json.loads(v)) for k, v in self.store.iterate(self.prefix + prefix.encode())
+        return [(k[n:].decode(), json.loads(v)) for k, v in self.store.iterate(self.prefix + _check_prefix(prefix).encode())
                 if v is not None and (self.namespace or b"\x00" not in k[n:])]
 
     def set_batch(self, values: dict[str, Any]) -> None:

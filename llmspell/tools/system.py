@@ -12,6 +12,14 @@ from ..core.tools import ToolContext
 from . import builtin
 
 
+def _mask_url_password(v: str) -> str:
+    """`postgres://user:pw@host/db` → `postgres://user:********@host/db`."""
+    if "://" not in v or "@" not in v:
+        return v
+    import re
+    return re.sub(r"(://[^/@:\s]*:)[^/@\s]*@", r"\1********@", v)
+
+
 @builtin("environment_reader", "system", "Read allow-listed environment variables (secrets masked)", {
     "properties": {
         "variables": {"type": "array", "items": {"type": "string"}},
@@ -37,8 +45,13 @@ def environment_reader(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
             denied.append(n)
             continue
         v = os.environ.get(n)
-        # Secrets stay masked whatever the spell asks for.
-        values[n] = mask_value(v) if v is not None and is_secret_name(n) else v
+        # Secrets stay masked whatever the spell asks for (mask_sensitive = false
+        # included), allow-listed or not: by name (KEY, TOKEN, SECRET, PASS, AUTH,
+        # CREDENTIAL…, see config.is_secret_name), and passwords inside URLs.
+        if v is not None:
+            values[n] = mask_value(v) if is_secret_name(n) else _mask_url_password(v)
+        else:
+            values[n] = None
     out: dict[str, Any] = {"variables": values, "denied": denied}
     if inp.get("include_system_info"):
         out["system"] = {"os": platform.system(), "release": platform.release(), "machine": platform.machine(),
