@@ -9,6 +9,7 @@ local host = ...
 local co_create, co_resume, co_yield, co_status =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.status
 local sethook, getinfo, traceback = debug.sethook, debug.getinfo, debug.traceback
+local dgetmt = debug.getmetatable        -- sees through __metatable, for the prelude's own checks
 local raw_pcall, raw_xpcall, raw_error, raw_load = pcall, xpcall, error, load
 local raw_setmetatable, raw_getmetatable, raw_type, raw_select = setmetatable, getmetatable, type, select
 local raw_tostring, raw_rawget, raw_pairs = tostring, rawget, pairs
@@ -23,12 +24,17 @@ local FATAL = raw_setmetatable({}, { __mode = "k" })   -- error tables that end 
 local M = {}
 
 -- Error objects ------------------------------------------------------------
+-- Every metatable the prelude shares between objects is locked (`__metatable`):
+-- a spell can neither read nor change it, so it cannot plant __gc or __call code
+-- that runs where no time limit applies.
 local ErrorMT = {
   __tostring = function(e)
     return "[" .. raw_tostring(e.code) .. " " .. raw_tostring(e.type) .. "] " .. raw_tostring(e.message)
   end,
+  __metatable = false,
 }
 local function make_error(t)
+  if dgetmt(t) == ErrorMT then return t end
   return raw_setmetatable(t, ErrorMT)
 end
 M.make_error = make_error
@@ -61,12 +67,19 @@ local function is_fatal(e)
 end
 
 -- Instruction hook: time limit that also holds in coroutines ---------------
+-- `expired` latches the limit's error so nothing can swallow it; a resident
+-- spell's jobs each have their own limit (host_check asks about the one running
+-- now), so a latch from one job is dropped when the work running is not over.
 local expired = nil
 local function hook()
-  if expired or host_check() then
+  if host_check() then
     expired = expired or fatal(4004, "ExecutionTimeout", host.timeout_message())
     raw_error(expired, 0)
   end
+end
+local function still_expired()
+  if expired and not host_check() then expired = nil end
+  return expired
 end
 local function arm() sethook(hook, "", HOOK_EVERY) end
 M.arm = arm
@@ -84,9 +97,34 @@ local function raise(err, level)
   raw_error(err, 0)
 end
 
-local function sync_fn(idx)
+-- A host call that failed before the API function ran (its arguments could not
+-- cross, e.g. text that is not UTF-8) raised a host object: never hand that to
+-- the spell. It becomes a plain error table; the limits' errors pass unchanged.
+local function host_failure(name, e)
+  if is_fatal(e) then raw_error(e, 0) end
+  local msg = raw_type(e) == "string" and e or "the call could not be made"
+  if raw_type(e) ~= "string" then
+    local ok, text = raw_pcall(raw_tostring, e)
+    if ok and raw_type(text) == "string" then msg = text end
+  end
+  if sfind(msg, "codec can't decode", 1, true) then msg = "text is not valid UTF-8 (" .. msg .. ")" end
+  return { code = 4002, type = "RuntimeError", message = name .. ": " .. msg, category = "script",
+           recoverable = false, suggestions = {} }
+end
+
+-- Call a host function with the same protection (for the prelude's own host calls).
+local function protected(name, f)
   return function(...)
-    local ok, v = host_call(idx, ...)
+    local r = pack(raw_pcall(f, ...))
+    if not r[1] then raise(host_failure(name, r[2]), 2) end
+    return unpack(r, 2, r.n)
+  end
+end
+
+local function sync_fn(idx, name)
+  return function(...)
+    local done, ok, v = raw_pcall(host_call, idx, ...)
+    if not done then raise(host_failure(name, ok), 2) end
     if ok then return v end
     raise(v, 2)
   end
@@ -118,7 +156,8 @@ local function new_object(cls, handle, fields)
   end
   local mt = ObjectMT[cls]
   if not mt then
-    mt = { __tostring = function(o) return cls .. "(" .. raw_tostring(o.name or o.__handle) .. ")" end }
+    mt = { __tostring = function(o) return cls .. "(" .. raw_tostring(o.name or o.__handle) .. ")" end,
+           __metatable = false }
     ObjectMT[cls] = mt
   end
   return raw_setmetatable(obj, mt)
@@ -126,7 +165,8 @@ end
 M.new_object = new_object
 
 -- Lazy views: a read-only proxy whose keys are fetched from Python on first use.
-local host_view_get, host_view_keys = host.view_get, host.view_keys
+local host_view_get = protected("context", host.view_get)
+local host_view_keys = protected("context", host.view_keys)
 local ViewMT = {
   __index = function(t, k)
     local v = host_view_get(raw_rawget(t, "__view"), k)
@@ -143,6 +183,7 @@ local ViewMT = {
       if k ~= nil then return k, t[k] end
     end
   end,
+  __metatable = false,
 }
 function M.new_view(handle)
   return raw_setmetatable({ __view = handle }, ViewMT)
@@ -153,8 +194,15 @@ local env = {}
 M.env = env
 
 for _, name in ipairs({ "assert", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen",
-                        "rawset", "select", "tonumber", "tostring", "type", "getmetatable" }) do
+                        "rawset", "select", "tonumber", "tostring", "type" }) do
   env[name] = _G[name]
+end
+-- Only tables and strings have metatables a spell may see (and locked ones, the
+-- string one included, show `false`); never a host object's.
+env.getmetatable = function(v)
+  local t = raw_type(v)
+  if t == "table" or t == "string" then return raw_getmetatable(v) end
+  return nil
 end
 env.error = raw_error
 env._VERSION = _VERSION
@@ -186,25 +234,40 @@ env.collectgarbage = function(opt)
   raw_error("collectgarbage: option '" .. raw_tostring(opt) .. "' is not allowed", 2)
 end
 
--- pcall/xpcall cannot catch the time or memory limit.
+-- pcall/xpcall cannot catch the time or memory limit. Once the time is up,
+-- whatever a protected call returns (a to-be-closed handler may have replaced
+-- the limit's error with its own, or swallowed it) the limit's error goes on.
 env.pcall = function(f, ...)
   local r = pack(raw_pcall(f, ...))
+  if still_expired() then raw_error(expired, 0) end
   if not r[1] and is_fatal(r[2]) then raw_error(r[2], 0) end
   return unpack(r, 1, r.n)
 end
 env.xpcall = function(f, handler, ...)
   local r = pack(raw_xpcall(f, function(e)
-    if is_fatal(e) then return e end
+    if is_fatal(e) or still_expired() then return e end
     return handler(e)
   end, ...))
+  if still_expired() then raw_error(expired, 0) end
   if not r[1] and is_fatal(r[2]) then raw_error(r[2], 0) end
   return unpack(r, 1, r.n)
 end
 
--- Text chunks only, and always in the sandbox.
+-- Text chunks only, and always in the sandbox. A reader function is called
+-- here, in the spell's own (limited) code, never inside load's protected reader.
 env.load = function(chunk, name, mode, cenv)
   if mode ~= nil and mode ~= "t" then
     return nil, "load: only text chunks are allowed (mode 't')"
+  end
+  if raw_type(chunk) == "function" then
+    local parts = {}
+    while true do
+      local piece = chunk()
+      if piece == nil or piece == "" then break end
+      if raw_type(piece) ~= "string" then return nil, "load: reader function must return a string" end
+      parts[#parts + 1] = piece
+    end
+    chunk = concat(parts)
   end
   if raw_type(chunk) == "string" and ssub(chunk, 1, 1) == "\27" then
     return nil, "load: binary chunks are not allowed"
@@ -219,6 +282,7 @@ local function resume(co, ...)
   while r[1] and r[2] == REQ and co_status(co) == "suspended" do
     r = pack(co_resume(co, co_yield(unpack(r, 2, r.n))))
   end
+  if still_expired() then raw_error(expired, 0) end
   if not r[1] and is_fatal(r[2]) then raw_error(r[2], 0) end
   return unpack(r, 1, r.n)
 end
@@ -251,7 +315,8 @@ end
 local modules = {}
 function M.install(decls)
   for _, d in ipairs(decls) do
-    local f = d.is_async and wait_fn(d.index) or sync_fn(d.index)
+    local public = d.owner == "" and d.name or (d.owner .. (d.is_method and ":" or ".") .. d.name)
+    local f = d.is_async and wait_fn(d.index) or sync_fn(d.index, public)
     if d.is_method then
       classes[d.owner] = classes[d.owner] or {}
       classes[d.owner][d.name] = f
@@ -275,7 +340,7 @@ function M.sugar()
   if env.ErrorHandler then
     local parse = env.ErrorHandler.parse_error
     env.ErrorHandler.parse_error = function(e)
-      if raw_type(e) == "table" and raw_getmetatable(e) == ErrorMT then return e end
+      if raw_type(e) == "table" and dgetmt(e) == ErrorMT then return e end
       return parse(e)
     end
   end
@@ -295,7 +360,7 @@ env.require = function(name)
     raw_error("require: no llmspell module '" .. name .. "'", 2)
   end
   if loaded[name] ~= nil then return loaded[name] end
-  local ok, src, chunkname = host_module(name)
+  local ok, src, chunkname = protected("require", host_module)(name)
   if not ok then raise(src, 2) end
   local fn, err = raw_load(src, chunkname, "t", env)
   if not fn then raw_error(err, 0) end
@@ -316,7 +381,7 @@ local debug_mode = host.debug
 -- Normalise anything raised into an error table with a source.
 local function to_error(e)
   if raw_type(e) == "table" then
-    if raw_getmetatable(e) ~= ErrorMT and e.code == nil then
+    if dgetmt(e) ~= ErrorMT and e.code == nil then
       e = make_error({ code = 4002, type = "RuntimeError", message = raw_tostring(e), category = "script",
                        recoverable = false, suggestions = {} })
     end

@@ -64,6 +64,20 @@ def notice_jobs(jobs: list[dict[str, Any]]) -> None:
                          "they fire only under `llmspell serve`\n")
 
 
+def _hard_deadline(rt: Any, display: str) -> Any:
+    """End the process at the time limit plus a grace, whatever the spell is doing."""
+    from ..errors import Code, SpellFailed
+    from .deadline import GRACE, HardDeadline
+    from .output import fail
+    limit = rt.config.settings.security.max_execution_time
+
+    def expired() -> None:
+        fail(SpellFailed(Code.SCRIPT_EXECUTION_TIMEOUT,
+                         f"spell exceeded security.max_execution_time ({limit:g}s) and was stopped "
+                         f"{GRACE:g}s later", source=display))
+    return HardDeadline(limit, expired, debug=OPTS.debug)
+
+
 def run_spell(spell: str, params: dict[str, Any], args: list[str], engine: str | None,
               resume: str | None = None) -> None:
     if not Path(spell).is_file():
@@ -73,7 +87,8 @@ def run_spell(spell: str, params: dict[str, Any], args: list[str], engine: str |
     from .progress import attach
     attach(rt)
     run = rt.open_spell(spell, engine=engine, params=params, args=args, resume_id=resume)
-    res = asyncio.run(_with_runtime(rt, run.execute()))
+    with _hard_deadline(rt, run.display):
+        res = asyncio.run(_with_runtime(rt, run.execute()))
     if cap is not None:
         json_result(res, cap.lines)
     usage_summary(res.usage)
@@ -83,7 +98,8 @@ def run_spell(spell: str, params: dict[str, Any], args: list[str], engine: str |
 def exec_code(code: str, params: dict[str, Any], args: list[str], engine: str) -> Any:
     cap = Capture() if OPTS.json else None
     rt = make_runtime(stdout=cap)
-    res = asyncio.run(_with_runtime(rt, rt.arun_code(code, engine, params, args)))
+    with _hard_deadline(rt, "exec"):
+        res = asyncio.run(_with_runtime(rt, rt.arun_code(code, engine, params, args)))
     if cap is not None:
         json_result(res, cap.lines)
         return None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _lua_type = lupa.lua_type
+_CHECK_EVERY = 1 << 20        # check the memory room after every MiB written into Lua
 
 
 def _deny_attributes(obj: Any, attr: Any, is_setting: bool) -> Any:
@@ -47,6 +48,8 @@ class LuaEngine:
         self.lua.globals()["python"] = None
         self.handles = Handles()
         self._calls = 0
+        self._pending = 0            # bytes written into Lua since the last room check
+        self._max_memory = sec.max_memory
         self._functions = registry.functions
         host = self.lua.table_from({
             "call": self._call_sync, "check": self._check_time, "load_module": self._load_module,
@@ -125,10 +128,14 @@ class LuaEngine:
         if t is None:
             return v
         if t == "table":
-            h = v[HANDLE]
+            # lupa's items() reads raw (lua_next): no __index/__pairs of the spell runs
+            # here, on the host's side of the call, where no time limit applies.
+            items = list(v.items())
+            m = dict(items)
+            h = m.get(HANDLE)
             if h is not None:
                 return self.handles.get(h)
-            h = v[VIEW]
+            h = m.get(VIEW)
             if h is not None:
                 view = self.handles.get(h)
                 return view.data if isinstance(view, LazyView) else None
@@ -138,13 +145,11 @@ class LuaEngine:
                     "cannot convert a table that contains itself or is nested over 100 deep " f"(at {_path[:120]})",
                     suggestions=["pass plain data: tables without references back to themselves"],
                 )
-            items = list(v.items())
             n = len(items)
             d = _depth + 1
             if n and all(type(k) is int for k, _ in items):
                 keys = sorted(k for k, _ in items)
                 if keys[0] == 1 and keys[-1] == n:
-                    m = dict(items)
                     return [self.to_py(m[i], d, f"{_path}[{i}]") for i in range(1, n + 1)]
             out: dict[Any, Any] = {}
             for k, x in items:
@@ -163,8 +168,17 @@ class LuaEngine:
         return v
 
     def to_lua(self, v: Any) -> Any:
+        if type(v) is str:
+            self._pending += len(v)
+            if self._pending > _CHECK_EVERY:
+                self._check_room()
+            return v
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
+        if isinstance(v, (dict, list, tuple)) and len(v) > 64:
+            self._pending += 64 * len(v)
+            if self._pending > _CHECK_EVERY:
+                self._check_room()
         if isinstance(v, dict):
             t = self._table()
             for k, x in v.items():
@@ -190,6 +204,17 @@ class LuaEngine:
         if hasattr(v, "isoformat"):
             return v.isoformat()
         raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"cannot pass a Python {type(v).__name__} to Lua")
+
+    def _check_room(self) -> None:
+        """Refuse a value before it is written into Lua when it would not fit the
+        memory limit: lupa writes table entries outside any protected call, where
+        running out of memory is a PANIC that kills the process, not an error."""
+        need, self._pending = self._pending, 0
+        limit = self._max_memory
+        if limit and self.lua.get_memory_used() + need + _CHECK_EVERY > limit:
+            raise LLMSpellError(Code.SCRIPT_MEMORY_LIMIT_EXCEEDED,
+                                f"{self.run.memory_message()}: a value of about {need / 1e6:.1f} MB does not fit",
+                                suggestions=["ask for less (a smaller page, fewer rows)", "raise security.max_memory"])
 
     def _view_get(self, hid: int, key: Any) -> Any:
         view = self.handles.get(hid)
@@ -231,6 +256,16 @@ class LuaEngine:
         while True:
             try:
                 r = co.send(value)
+            except UnicodeDecodeError as e:
+                # the spell handed a waiting call text that is not UTF-8: lupa could not
+                # convert the coroutine's yield. The coroutine waits; answer with an error.
+                err = LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"text passed to the API is not valid UTF-8 ({e.reason} "
+                                    f"at byte {e.start})")
+                if not co:
+                    raise SpellFailed(err.code, "the spell returned text that is not valid UTF-8",
+                                      source=self.run.display) from None
+                value = (False, self._err(err))
+                continue
             except lupa.LuaMemoryError:
                 raise SpellFailed(
                     Code.SCRIPT_MEMORY_LIMIT_EXCEEDED, self.run.memory_message(), source=self.run.display
@@ -281,7 +316,7 @@ class LuaEngine:
 
     def load_file(self, path: str, display: str) -> Any:
         try:
-            code = Path(path).read_text(encoding="utf-8")
+            code = Path(path).read_text(encoding="utf-8-sig")     # a BOM is not code
         except UnicodeDecodeError:
             raise SpellFailed(
                 Code.SCRIPT_SYNTAX_ERROR, "spell is not UTF-8 text (binary chunks are not allowed)", source=display

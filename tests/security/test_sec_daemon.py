@@ -92,11 +92,6 @@ def test_d14_another_jobs_end_does_not_lift_the_spinners_limit(served, project):
     assert code == 0 and "Traceback" not in err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the Lua prelude's time-limit latch (`expired`) is spell-wide: once a branch of one job hits its "
-    "limit, hooks and pcall/resume in every other job of the spell raise that error until the "
-    "daemon resets the latch as the expired job unwinds; the prelude must trust the latch only "
-    "while host.check() still says true (the engine's check is per firing)"))
 def test_d14_a_branch_over_its_limit_does_not_stop_another_job(served):
     s = served({"branch.lua": """
       Scheduler.register({ name = 'spinner', trigger = { webhook = '/spin' }, timeout = 2, run = function()
