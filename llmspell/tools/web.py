@@ -90,7 +90,7 @@ async def http_client(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     attempt = 0
     while True:
         try:
-            resp = await _send(ctx, method, url, kw, inp)
+            resp, data, cut = await _send(ctx, method, url, kw, inp)
             if resp.status_code >= 500 and attempt < retries:
                 raise httpx.HTTPStatusError("server error", request=resp.request, response=resp)
             break
@@ -108,11 +108,12 @@ async def http_client(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
                 ) from None
             attempt += 1
             await asyncio.sleep(min(5.0, 0.2 * 2 ** (attempt - 1)))
-    data = resp.content[: inp.get("max_bytes", 10_000_000)]
     text = data.decode(resp.encoding or "utf-8", "replace")
     out: dict[str, Any] = {"status": resp.status_code, "ok": resp.is_success, "url": str(resp.url),
                            "headers": dict(resp.headers), "body": text,
                            "elapsed_ms": round((time.perf_counter() - t0) * 1000, 3)}
+    if cut:
+        out["truncated"] = True        # the body went on past max_bytes; the rest was not read
     if "json" in resp.headers.get("content-type", ""):
         try:
             out["json"] = json.loads(text)
@@ -127,11 +128,34 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (p.hostname or "").lower(), p.port or {"http": 80, "https": 443}.get(scheme)
 
 
-async def _send(ctx: ToolContext, method: str, url: str, kw: dict[str, Any], inp: dict[str, Any]) -> Any:
+async def _send(ctx: ToolContext, method: str, url: str, kw: dict[str, Any],
+                inp: dict[str, Any]) -> tuple[Any, bytes, bool]:
+    """The final response, its body up to max_bytes, and whether the body was cut."""
+    limit = inp.get("max_bytes", 10_000_000)
     if ctx.security.allow_private_network:
-        return await _follow(ctx, ctx.http, method, url, kw, inp)
+        return await _read(await _follow(ctx, ctx.http, method, url, kw, inp), limit)
     async with _public_client(ctx) as client:
-        return await _follow(ctx, client, method, url, kw, inp)
+        return await _read(await _follow(ctx, client, method, url, kw, inp), limit)
+
+
+async def _read(resp: Any, limit: int) -> tuple[Any, bytes, bool]:
+    """Read a streamed body up to `limit` bytes (after decompression) and stop: a
+    huge or endless body never lands in memory whole."""
+    chunks: list[bytes] = []
+    n, cut = 0, False
+    try:
+        async for chunk in resp.aiter_bytes():
+            if n + len(chunk) >= limit:
+                chunks.append(chunk[: limit - n])
+                n, cut = limit, n + len(chunk) > limit
+                if cut:
+                    break
+                continue
+            chunks.append(chunk)
+            n += len(chunk)
+    finally:
+        await resp.aclose()
+    return resp, b"".join(chunks), cut
 
 
 async def _follow(ctx: ToolContext, client: Any, method: str, url: str, kw: dict[str, Any],
@@ -139,9 +163,10 @@ async def _follow(ctx: ToolContext, client: Any, method: str, url: str, kw: dict
     hops = inp.get("max_redirects", 5) if inp.get("follow_redirects", True) else 0
     first = _origin(url)
     for _ in range(hops + 1):
-        resp = await client.request(method, url, **kw)
+        resp = await client.send(client.build_request(method, url, **kw), stream=True)
         if not resp.is_redirect or hops == 0:
             return resp
+        await resp.aclose()
         url = check_url(ctx, urljoin(url, resp.headers["location"]), "http_client")
         kw = {k: v for k, v in kw.items() if k != "params"}        # the Location is the whole URL
         if _origin(url) != first:
