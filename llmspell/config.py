@@ -14,6 +14,7 @@ nearest ./llmspell.toml up the tree < --config FILE < LLMSPELL_* env < flags.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -80,6 +81,27 @@ def is_secret_name(name: str) -> bool:
     low = re.sub(r"(max|min|total|num|prompt|completion|input|output)_?tokens(?![a-z])", "", low)   # counts
     low = re.sub(r"author(?!i[sz])", "", low)       # author, not authorization
     return any(w in low for w in SECRET_WORDS)
+
+
+_secret_key = functools.lru_cache(maxsize=4096)(is_secret_name)
+
+
+def redact(value: Any) -> Any:
+    """`value` with what sits under secret-looking keys masked, for events, history
+    and logs. Returns `value` itself (no copy) when there is nothing to mask."""
+    if isinstance(value, dict):
+        out = None
+        for k, v in value.items():
+            new = mask_value(v) if isinstance(k, str) and _secret_key(k) else redact(v)
+            if new is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = new
+        return value if out is None else out
+    if isinstance(value, list):
+        items = [redact(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
+    return value
 
 
 def mask_value(v: Any) -> Any:

@@ -183,6 +183,7 @@ class EventsConfig(Section):
     """`[events]`: the event bus."""
     persist: bool = True
     max_history: Annotated[int, NonNegative] = 10000
+    max_payload: Annotated[int, Size, Bounds(ge=1)] = parse_size("1MB")   # one event's data, serialized
 
 
 class HooksConfig(Section):

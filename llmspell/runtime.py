@@ -85,7 +85,8 @@ class Runtime:
         register_builtins(self.tools)
         self.hooks = HookRegistry(timeout=s.hooks.timeout)
         self._store: Store | None = None
-        self.events = EventBus(store=None, persist=s.events.persist, max_history=s.events.max_history)
+        self.events = EventBus(store=None, persist=s.events.persist, max_history=s.events.max_history,
+                               max_payload=s.events.max_payload)
         self.events.on_handler_error = self._handler_failed
         self.events.open_store = lambda: self.store
         self._http: httpx.AsyncClient | None = None

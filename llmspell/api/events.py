@@ -14,7 +14,7 @@ def emit(run: RunContext, type: str, data: Any = None) -> str:
     """Publish an event; returns its id. Subscribers run on the scheduler."""
     from ..core.events import compile_pattern
     compile_pattern(type)
-    return run.events.emit(type, data, run.display)["id"]
+    return run.events.emit(type, data, run.display, checked=True)["id"]
 
 
 @api("Events.subscribe")

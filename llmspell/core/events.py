@@ -24,6 +24,16 @@ log = logging.getLogger("llmspell.events")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any] | Any]
 EVENT_PREFIX = b"__events__/"
+_FLUSH_BYTES = 4 << 20        # write buffered events once they hold this much
+_orjson: Any = None
+
+
+def _dumps(ev: dict[str, Any]) -> bytes:
+    global _orjson
+    if _orjson is None:
+        import orjson
+        _orjson = orjson
+    return _orjson.dumps(ev, default=str, option=_orjson.OPT_NON_STR_KEYS)  # type: ignore[no-any-return]
 
 
 def compile_pattern(pattern: str) -> Callable[[str], bool]:
@@ -75,7 +85,9 @@ class EventBus:
     persist: bool = True
     max_history: int = 10000
     subs: dict[str, Subscription] = field(default_factory=dict)
-    _pending: list[dict[str, Any]] = field(default_factory=list)
+    max_payload: int = 1_000_000       # bytes of one event, serialized; larger data is refused or left out
+    _pending: list[tuple[bytes, bytes]] = field(default_factory=list)    # (key, serialized event)
+    _pending_bytes: int = 0
     _seq: itertools.count[int] = field(default_factory=itertools.count)
     _idle: asyncio.Event | None = None
     on_handler_error: Callable[[Subscription, BaseException], None] | None = None
@@ -96,14 +108,29 @@ class EventBus:
         for sid in [s.id for s in self.subs.values() if s.owner is owner]:
             self.unsubscribe(sid)
 
-    def emit(self, type_: str, data: Any = None, source: str | None = None, *, persist: bool = True) -> dict[str, Any]:
+    def emit(self, type_: str, data: Any = None, source: str | None = None, *, persist: bool = True,
+             checked: bool = False) -> dict[str, Any]:
+        """Publish an event. `checked` (a spell's own emit): data over `max_payload`
+        is an error; the runtime's own events leave such data out instead."""
         now = time.time_ns()
         ev = {"id": f"{now:020d}-{next(self._seq)}", "type": type_, "data": data,
               "source": source, "timestamp": now / 1e9}
-        if self.persist and persist:
-            self._pending.append(ev)
-            if len(self._pending) >= 2000:
-                self.flush()
+        keep = self.persist and persist
+        if keep or checked:
+            raw = _dumps(ev)
+            if len(raw) > self.max_payload:
+                if checked:
+                    raise LLMSpellError(Code.EVENT_EMISSION_FAILED,
+                                        f"event '{type_}' carries {len(raw) / 1e6:.1f} MB of data; events carry at "
+                                        f"most {self.max_payload / 1e6:g} MB ([events] max_payload)",
+                                        suggestions=["store the data (Storage.set) and send its key"])
+                ev["data"] = {"omitted": f"{len(raw)} bytes, over [events] max_payload"}
+                raw = _dumps(ev)
+            if keep:
+                self._pending.append((EVENT_PREFIX + ev["id"].encode(), raw))
+                self._pending_bytes += len(raw)
+                if len(self._pending) >= 2000 or self._pending_bytes >= _FLUSH_BYTES:
+                    self.flush()
         if self.subs:
             for sub in list(self.subs.values()):
                 if sub.match(type_):
@@ -185,14 +212,12 @@ class EventBus:
             store = None
         if store is None:
             self._pending.clear()
+            self._pending_bytes = 0
             return
-        batch, self._pending = self._pending, []
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
         self.flushed += len(batch)
         try:
-            import orjson
-            dumps, opt = orjson.dumps, orjson.OPT_NON_STR_KEYS
-            store.write_batch(
-                [(EVENT_PREFIX + ev["id"].encode(), dumps(ev, default=str, option=opt)) for ev in batch], [])
+            store.write_batch(batch, [])
         except StorageError as e:
             log.warning("could not persist %d events: %s", len(batch), e)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from ..config import redact
 from ..errors import Code, LLMSpellError
 from .events import EventBus
 from .hooks import HookRegistry
@@ -253,7 +254,7 @@ class ToolRegistry:
                 return _as_result(o.output, name, 0.0)
             input = o.ctx["input"]
         input = tool.validate(input)
-        bus.emit("tool.started", {"tool": name, "input": input, "caller": caller}, name)
+        bus.emit("tool.started", {"tool": name, "input": redact(input), "caller": caller}, name)
         attempts = 0
         t0 = time.perf_counter()
         while True:

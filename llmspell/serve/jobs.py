@@ -29,6 +29,7 @@ from ..core.events import EventBus
 from ..core.workflows import Workflow
 from ..deadline import Deadline
 from ..deadline import current as current_limit
+from ..config import redact
 from ..errors import Code, LLMSpellError
 from ..units import parse_duration
 
@@ -235,7 +236,7 @@ class JobRunner:
                 token = current_limit.set(limit)
                 self.events.emit("schedule.fired", {"job": job.name, "run_id": rid, "source": source}, job.name)
                 out = await self._invoke(job, data, limit)
-                rec.update(status="completed", output=summarize(out))
+                rec.update(status="completed", output=summarize(redact(out)))
             except asyncio.CancelledError:
                 rec.update(
                     status="cancelled", error={"code": int(Code.SYSTEM_TIMEOUT), "message": "stopped by shutdown"}
