@@ -155,6 +155,25 @@
     return obj;
   }
 
+  // A value that cannot cross into Python (a lone surrogate, a Symbol, …) fails
+  // inside the host before the API function runs: name what was wrong.
+  function crossing(name, site, thunk) {
+    try {
+      return thunk();
+    } catch (e) {
+      const m = String((e && e.message) || "").match(/^host function failed: (\w+)/);
+      if (!m) throw e;
+      const what = m[1] === "ValueError" ? "text that is not valid Unicode (a lone surrogate)"
+        : m[1] === "TypeError" ? "a value of a type the API does not take (a Symbol, a BigInt, …)"
+        : `a value the host refused (${m[1]})`;
+      throw new LLMSpellError({ code: 4002, type: "RuntimeError", category: "script", recoverable: false,
+                                message: `${name}: cannot pass ${what}`, suggestions: [],
+                                source: whereFrom(site || new Error().stack) });
+    }
+  }
+  const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+  const wellFormed = (t) => t.replace(LONE, "\ufffd");
+
   function check(r) {
     if (r[0]) return unwrap(r[1]);
     const err = new LLMSpellError(r[1]);
@@ -162,14 +181,19 @@
     throw err;
   }
 
-  function syncFn(idx) {
-    return (...a) => check(host.call(idx, a.map((x) => wrap(x))));
+  function syncFn(idx, name) {
+    return (...a) => check(crossing(name, null, () => host.call(idx, a.map((x) => wrap(x)))));
   }
   // Async calls start at once on the host; most finish there and then (no
   // event-loop round trip), the rest are awaited through a token.
-  function asyncFn(idx) {
+  function asyncFn(idx, name) {
     return (...a) => {
-      const r = host.callEager(idx, a.map((x) => wrap(x)));
+      let r;
+      try {
+        r = crossing(name, null, () => host.callEager(idx, a.map((x) => wrap(x))));
+      } catch (e) {
+        return Promise.reject(e);
+      }
       if (r[0] === 1) return Promise.resolve(unwrap(r[1]));
       const site = new Error().stack;
       const fail = (info) => {
@@ -188,7 +212,8 @@
   const modules = {};
   for (const d of decls) {
     // every waiting call is a Promise in JS, whether or not Python awaits
-    const base = d.is_async ? asyncFn(d.index) : syncFn(d.index);
+    const name = d.owner ? `${d.owner}.${camel(d.name)}` : camel(d.name);
+    const base = d.is_async ? asyncFn(d.index, name) : syncFn(d.index, name);
     // the executor runs at once, so an error still names the caller's line
     const f = d.waits && !d.is_async ? (...a) => new Promise((res) => res(base(...a))) : base;
     if (d.is_method) {
@@ -224,11 +249,11 @@
   const ioWrite = G.io_write;
   G.ioWrite = G.io_write = (...a) => ioWrite(a.map(fmt).join(""));
   G.console = {
-    log: (...a) => rawPrint(a.map(fmt).join(" ")),
-    info: (...a) => rawPrint(a.map(fmt).join(" ")),
-    debug: (...a) => rawPrint(a.map(fmt).join(" ")),
-    warn: (...a) => host.write(a.map(fmt).join(" ") + "\n", true),
-    error: (...a) => host.write(a.map(fmt).join(" ") + "\n", true),
+    log: (...a) => rawPrint(wellFormed(a.map(fmt).join(" "))),
+    info: (...a) => rawPrint(wellFormed(a.map(fmt).join(" "))),
+    debug: (...a) => rawPrint(wellFormed(a.map(fmt).join(" "))),
+    warn: (...a) => host.write(wellFormed(a.map(fmt).join(" ")) + "\n", true),
+    error: (...a) => host.write(wellFormed(a.map(fmt).join(" ")) + "\n", true),
   };
 
   // setTimeout/clearTimeout on the host's event loop.

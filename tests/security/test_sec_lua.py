@@ -200,3 +200,22 @@ def test_sec_bom_at_the_start_of_a_spell(proj: Path) -> None:
     (proj / "bom.lua").write_bytes(b"\xef\xbb\xbfprint('hi')\n")
     r = cli("run", "bom.lua", cwd=proj)
     assert r.returncode == 0 and r.stdout == "hi\n", r.stderr
+
+
+# -- JavaScript: values that cannot cross are named, not "host function failed" ----------
+
+def test_sec_js_values_that_cannot_cross_are_clear_errors(proj: Path) -> None:
+    (proj / "j.js").write_text(r'''
+for (const v of ["\ud800", Symbol("s")]) {
+  for (const f of [() => print(v), () => Async.sleep(v), () => JSON.encode({ a: v })]) {
+    try { await f(); } catch (e) { console.log(e.code, e.message); }
+  }
+}
+console.log("lone \ud800 surrogate in console output is replaced");''')
+    r = cli("run", "j.js", cwd=proj)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "4002 print: cannot pass text that is not valid Unicode (a lone surrogate)"
+    assert all(line.startswith("4002 ") and "cannot pass" in line for line in lines[1:3] + lines[4:6])
+    assert "host function failed" not in r.stdout + r.stderr
+    assert lines[-1] == "lone \ufffd surrogate in console output is replaced"
