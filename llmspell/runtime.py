@@ -256,6 +256,7 @@ class SpellRun:
         self.debug = runtime.debug
         self.limit = self.config.settings.security.max_execution_time
         self.deadline = float("inf")
+        self.resident = False
         self.scheduler_jobs: list[dict[str, Any]] = []
         self.job_sink = job_sink
         self.tool_context = ToolContext(self.config, runtime.cwd, lambda: runtime.http, self)
@@ -333,6 +334,7 @@ class SpellRun:
         registrations stay alive after it returns, until `finish()`."""
         t0 = time.perf_counter()
         self.deadline = time.monotonic() + self.limit
+        self.resident = keep
         engine = self.start_engine()
         bus = self.events
         idle = asyncio.get_running_loop().create_task(self._runtime.release_when_idle())

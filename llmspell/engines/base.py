@@ -21,6 +21,7 @@ class EngineHost(RunContext, Protocol):
     args: list[str]
     spell_dir: str | None       # where `require`/`import` may look (None for inline code)
     deadline: float             # time.monotonic() at which the run's time limit expires
+    resident: bool              # stays loaded after its top level (the daemon): open-ended
 
     def timeout_message(self) -> str: ...
     def memory_message(self) -> str: ...

@@ -345,7 +345,11 @@ class JsEngine:
         self._main = loop.create_future()
         load = name[1] if isinstance(name, tuple) else f"import({json.dumps(name)}).then((m) => m.default)"
         boot = f"__llmspell.boot(() => {load})"
-        self._eval = asyncio.ensure_future(self.rt.eval_async(boot, timeout=self._remaining() + 0.5))
+        # QuickJS's deadline is fixed when an evaluation starts, and a resident spell's
+        # evaluation lasts as long as the spell is loaded: it gets none (its jobs' limits
+        # are kept by the daemon; waiting code is bounded by asyncio either way).
+        limit = None if self.run.resident else self._remaining() + 0.5
+        self._eval = asyncio.ensure_future(self.rt.eval_async(boot, timeout=limit))
         assert self._eval is not None
         await self._watch(self._main)
         if not self._main.done():

@@ -305,3 +305,27 @@ def test_every_duration_string_fires_under_the_daemon(served, project):
     (project / "bad.lua").write_text("Scheduler.register({ name = 'e', trigger = { every = 'soon' }, run = function() end })")
     r = cli("run", "bad.lua", cwd=project)
     assert r.returncode == 1 and "trigger.every" in r.stderr and "'soon'" in r.stderr and "Traceback" not in r.stderr
+
+
+
+def test_js_resident_spell_outlives_the_load_time_limit(project):
+    """A resident JS spell's handlers keep working after security.max_execution_time
+    has passed since it loaded (QuickJS's deadline is fixed at evaluation start)."""
+    import asyncio
+
+    from llmspell import Runtime
+    (project / "llmspell.toml").write_text('[storage]\nbackend = "memory"\n[security]\nmax_execution_time = "1s"\n')
+    (project / "r.js").write_text("let n = 0;\nEvents.subscribe('tick', async () => { n += 1; await Storage.set('n', n); });")
+
+    async def main():
+        rt = Runtime(cwd=project)
+        run = rt.open_spell(project / "r.js")
+        await run.execute(keep=True)
+        await asyncio.sleep(1.6)                     # past the 1 s limit
+        rt.events.emit("tick", {})
+        await rt.events.drain()
+        value = rt.kv("").get("n")
+        run.finish()
+        rt.close()
+        return value
+    assert asyncio.run(main()) == 1
