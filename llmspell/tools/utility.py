@@ -557,6 +557,7 @@ def date_time_handler(inp: dict[str, Any], ctx: ToolContext) -> Any:
 # not be held are refused before they are built (4005), big integers as in the
 # calculator (2002).
 _MAX_ITEMS = 100_000                 # one range() or repeated list (Jinja's own MAX_RANGE)
+_MAX_TOKENS = 100_000                # a template's tags, names and operators (compiling is not interruptible)
 _MAX_PY_TEXT = 1_000_000             # characters given to filters that work per character in Python
 _MAX_ROUND_DIGITS = 1000
 _MAX_JSON_INDENT = 16
@@ -581,10 +582,24 @@ def _jinja_env() -> type:
     import types
 
     from jinja2.compiler import CodeGenerator, optimizeconst
+    from jinja2.ext import Extension
     from jinja2.runtime import markup_join
     from jinja2.sandbox import SandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
     from jinja2.utils import generate_lorem_ipsum
     from markupsafe import Markup
+
+    class Tokens(Extension):
+        """Compiling runs in Python too: count the template's tokens (tick per token),
+        refusing templates too big to compile within a spell's time."""
+
+        def filter_stream(self, stream: Any) -> Any:
+            b = self.environment.t_budget  # type: ignore[attr-defined]
+            for n, token in enumerate(stream):
+                if n >= _MAX_TOKENS:
+                    raise _tpl_error(f"the template has more than {_MAX_TOKENS:,} tokens (tags, names, "
+                                     "operators); split it into smaller templates")
+                b.tick()
+                yield token
 
     class Gen(CodeGenerator):
         """Jinja's code generator, with every loop iterable, `~` and buffer join routed
@@ -599,6 +614,7 @@ def _jinja_env() -> type:
             super().visit_For(node, frame)
 
         def visit(self, node: Any, *args: Any, **kwargs: Any) -> Any:
+            self.environment.t_budget.tick()  # type: ignore[attr-defined]
             if id(node) in self.t_iters:
                 self.write("environment.t_iter(")
                 super().visit(node, *args, **kwargs)
@@ -646,7 +662,7 @@ def _jinja_env() -> type:
             self.t_budget = budget
             self.t_stored = 0
             self.t_arith = _Arith(budget, "an expression in the template", self.t_seq_mul)
-            super().__init__(finalize=self.t_finalize, **kwargs)
+            super().__init__(finalize=self.t_finalize, extensions=[Tokens], **kwargs)
             self.globals["range"] = self.t_range
             self.globals["lipsum"] = self.t_lipsum
             self.filters = {k: self.t_filter(k, f) for k, f in self.filters.items()}

@@ -11,7 +11,8 @@ D6  calculator: integer powers, products, shifts and factorials whose result wou
 D7  template_processor: loops, macros and recursive loops stop at the spell's time
     limit (2008); repeated/padded/formatted/joined text and lists that could not be
     held are refused (4005), big integers as in the calculator, range() and list
-    repetition at 100,000 items.
+    repetition at 100,000 items, templates at 100,000 tokens (compiling them is
+    not interruptible).
 D8  yaml_processor: aliases count as what they repeat (billion laughs: 4005 at once),
     merge keys that multiply are refused, a recursive alias is 2002.
 D9  regexes run on `regex` with a timeout: a pattern that backtracks without end is
@@ -178,6 +179,7 @@ TEMPLATES = [
     ('{{ {"a": 1}|tojson(indent=1000000) }}', 2002, "|tojson indent"),
     ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", 2002, "recurses too deeply"),
     ("{% set l = [1] %}{{ l.append(l) }}{{ l }}", 2002, "contains itself"),
+    ("a{{ x }}" * 40000, 2002, "more than 100,000 tokens"),              # compiling would take seconds
 ]
 
 
