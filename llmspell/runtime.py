@@ -115,7 +115,11 @@ class Runtime:
 
     def kv(self, namespace: str = "") -> "KV":
         from .storage import KV
-        return KV(self.store, namespace, on_change=self._state_changed)
+        from .storage.base import INTERNAL_NAMESPACES
+        # the runtime's own bookkeeping (job history, workflow records…) is not a
+        # state change spells hear about: a job on `state.*` would fire itself forever
+        internal = namespace in INTERNAL_NAMESPACES
+        return KV(self.store, namespace, on_change=None if internal else self._state_changed)
 
     def next_name(self, kind: str) -> str:
         counter = self._names.get(kind)

@@ -329,3 +329,31 @@ def test_js_resident_spell_outlives_the_load_time_limit(project):
         rt.close()
         return value
     assert asyncio.run(main()) == 1
+
+
+def test_a_job_on_state_events_does_not_fire_itself_forever(served, project):
+    """The daemon's own job records are not `state.changed` events a spell hears."""
+    s = served({"loop.lua": """
+      Scheduler.register({ name = 'audit', trigger = { event = 'state.*' },
+                           run = function(t) return t.event.data.namespace or 'main' end })
+      Scheduler.register({ name = 'writer', trigger = { webhook = '/w' },
+                           run = function() Storage.set('k', 1) end })
+    """})
+    assert s.post("/w").status_code == 202
+    time.sleep(2.0)
+    runs = s.get("/jobs/audit/history?limit=200").json()
+    assert len(runs) == 1 and runs[0]["output"] == "main", [r.get("output") for r in runs[:5]]
+
+
+def test_job_history_keeps_the_newest_and_trims_in_batches(project):
+    from llmspell import Runtime
+    from llmspell.serve.history import JobHistory
+    from llmspell.serve.metrics import Metrics
+    (project / "llmspell.toml").write_text('[storage]\nbackend = "memory"\n')
+    with Runtime(cwd=project) as rt:
+        h = JobHistory(lambda: rt.kv("jobs"), 3, Metrics(), lambda m: None)
+        for i in range(40):
+            h.record("j", {"run_id": f"r{i}", "status": "completed", "started": 1000.0 + i})
+        assert [r["run_id"] for r in h.runs("j", 100)] == ["r39", "r38", "r37"]
+        stored = rt.kv("jobs").list("j\x1f")
+        assert 3 <= len(stored) <= 3 + h._slack             # never more than a batch over
