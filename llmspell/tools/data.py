@@ -24,6 +24,7 @@ from . import builtin
 from .bounds import Budget
 
 _MAX_FILTER = 1000          # characters of a csv_processor filter
+_MAX_QUERY = 10_000         # characters of a JMESPath query (parsed in Python, uninterruptibly)
 
 
 def _deep_merge(a: Any, b: Any) -> Any:
@@ -171,6 +172,9 @@ def _jmespath(query: str, data: Any, b: Budget) -> Any:
     """jmespath.search, checking the deadline at every step; a list it builds may not
     pass what the spell can hold, nor may to_string() or join() texts."""
     import jmespath
+    if len(query) > _MAX_QUERY:
+        raise LLMSpellError(Code.TOOL_INVALID_INPUT, f"json_processor: the query is {len(query):,} characters "
+                            f"long; at most {_MAX_QUERY:,}")
     if not _JMES:
         from jmespath import functions, visitor
 

@@ -946,33 +946,55 @@ def template_processor(inp: dict[str, Any], ctx: ToolContext) -> str:
 # difflib's matcher can take quadratic time per step on crafted text; ours checks the
 # deadline as it looks up matches, so a diff stops at the spell's time limit.
 _MAX_NDIFF_LINE = 20_000             # ndiff compares changed lines character by character
+_MAX_CHAR_SIMILARITY = 1_000_000     # characters (both texts) compared one by one for `similarity`; lines beyond
+
+
+_TICKED_LOOKUPS = 1_000_000         # a matching step that may look at more elements checks the deadline inside
 
 
 def _matcher(b: Budget) -> type:
     import difflib
 
     class Ticking(dict):  # type: ignore[type-arg]
+        """difflib looks up every element of `a` here: the deadline is checked every
+        1024 lookups."""
+        n = 0
+
         def get(self, key: Any, default: Any = None) -> Any:
-            b.tick()
+            self.n += 1
+            if not self.n & 0x3FF:
+                b.check()
             return dict.get(self, key, default)
 
     class Matcher(difflib.SequenceMatcher):  # type: ignore[type-arg]
+        """A matching step costs at most its range of `a` times the longest list of
+        positions in `b`: when that could be long, the lookups check the deadline."""
+
         def set_seq2(self, seq: Any) -> None:
             super().set_seq2(seq)
             if type(self.b2j) is dict:
-                self.b2j = Ticking(self.b2j)
+                self.t_plain = self.b2j
+                self.t_ticking = Ticking(self.b2j)
+                self.t_longest = max(map(len, self.b2j.values()), default=0)
+
+        def find_longest_match(self, alo: int = 0, ahi: Any = None, blo: int = 0, bhi: Any = None) -> Any:
+            b.tick()
+            ahi = len(self.a) if ahi is None else ahi
+            self.b2j = self.t_ticking if (ahi - alo) * self.t_longest > _TICKED_LOOKUPS else self.t_plain
+            return super().find_longest_match(alo, ahi, blo, bhi)
     return Matcher
 
 
-def _unified(a: list[str], b: list[str], old: str, new: str, n: int, budget: Budget) -> list[str]:
-    """difflib.unified_diff on the deadline-checking matcher."""
+def _unified(a: list[str], b: list[str], old: str, new: str, n: int, budget: Budget) -> tuple[list[str], Any]:
+    """difflib.unified_diff on the deadline-checking matcher (and the matcher)."""
     def rng(start: int, stop: int) -> str:
         length = stop - start
         if length == 1:
             return f"{start + 1}"
         return f"{start + 1 if length else start},{length}"
     out: list[str] = []
-    for group in _matcher(budget)(None, a, b).get_grouped_opcodes(n):
+    matcher = _matcher(budget)(None, a, b)
+    for group in matcher.get_grouped_opcodes(n):
         if not out:
             out += [f"--- {old}\n", f"+++ {new}\n"]
         first, last = group[0], group[-1]
@@ -985,7 +1007,7 @@ def _unified(a: list[str], b: list[str], old: str, new: str, n: int, budget: Bud
                 out += ["-" + line for line in a[i1:i2]]
             if tag in ("replace", "insert"):
                 out += ["+" + line for line in b[j1:j2]]
-    return out
+    return out, matcher
 
 
 def _ndiff(a: list[str], b: list[str], budget: Budget) -> list[str]:
@@ -1054,6 +1076,9 @@ def diff_calculator(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
     if a is None or b is None:
         raise LLMSpellError(Code.TOOL_INVALID_INPUT, "diff_calculator: give 'old' and 'new' (or text1 and text2)")
     budget = Budget(ctx, "diff_calculator", "comparing")
+    for name, text in (("'old'", a), ("'new'", b)):
+        if isinstance(text, str):
+            budget.check_input(name, text)
     if not isinstance(a, str) or not isinstance(b, str):
         try:
             changes = _struct_diff(a, b, "", budget)
@@ -1062,14 +1087,19 @@ def diff_calculator(inp: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
                                 "to compare") from None
         return {"identical": not changes, "changes": changes}
     al, bl = a.splitlines(keepends=True), b.splitlines(keepends=True)
+    by_lines = None
     if inp.get("format") == "ndiff":
         lines = _ndiff(al, bl, budget)
     else:
-        lines = _unified(al, bl, inp.get("old_name", "old"), inp.get("new_name", "new"),
-                         inp.get("context_lines", 3), budget)
+        lines, by_lines = _unified(al, bl, inp.get("old_name", "old"), inp.get("new_name", "new"),
+                                   inp.get("context_lines", 3), budget)
     added = sum(1 for x in lines if x.startswith("+") and not x.startswith("+++"))
     removed = sum(1 for x in lines if x.startswith("-") and not x.startswith("---"))
     diff = "".join(x if x.endswith("\n") else x + "\n" for x in lines)
     budget.check_result(len(diff), "the diff")
+    if len(a) + len(b) <= _MAX_CHAR_SIMILARITY:
+        similar = _matcher(budget)(None, a, b)
+    else:       # indexing every character of long texts is itself seconds of uninterruptible Python
+        similar = by_lines or _matcher(budget)(None, al, bl)
     return {"identical": a == b, "diff": diff, "added": added, "removed": removed,
-            "similarity": round(_matcher(budget)(None, a, b).ratio(), 4)}
+            "similarity": round(similar.ratio(), 4)}

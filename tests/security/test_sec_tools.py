@@ -356,6 +356,8 @@ def test_d10_every_file_and_inline_text_is_held_to_max_file_size(project):
         {"tool": "csv_processor", "input": {"file_path": "pipe.csv"}},
         {"tool": "csv_processor", "input": {"file_path": "."}},
         {"tool": "hash_calculator", "input": {"path": "a.csv", "algorithm": "md5"}},
+        {"tool": "diff_calculator", "input": {"old": "", "new": "x"}, "rep": {"old": ["x\n", 60_000]}},
+        {"tool": "json_processor", "input": {"input": {}, "query": ""}, "rep": {"query": ["a.", 6000, "", "a"]}},
     ]
     out, took = cases(project, items, extra='[tools]\nmax_file_size = "100kB"\n')
     for r, what in zip(out[:5], ("'a.csv' is 250 kB", "'a.csv' is 250 kB", "'a.json' is 250 kB",
@@ -369,6 +371,8 @@ def test_d10_every_file_and_inline_text_is_held_to_max_file_size(project):
     refused(out[9], 2002, "'pipe.csv' is not a regular file")
     refused(out[10], 2002, "'.' is not a regular file")
     refused(out[11], 2002, "'a.csv' is 250 kB")
+    refused(out[12], 2002, "diff_calculator: 'old' is 120,000 characters", limit)
+    refused(out[13], 2002, "json_processor: the query is 12,001 characters long; at most 10,000")
     assert took < 8, took
 
 
