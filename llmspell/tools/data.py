@@ -27,11 +27,13 @@ _MAX_FILTER = 1000          # characters of a csv_processor filter
 _MAX_QUERY = 10_000         # characters of a JMESPath query (parsed in Python, uninterruptibly)
 
 
-def _deep_merge(a: Any, b: Any) -> Any:
+def _deep_merge(a: Any, b: Any, budget: Budget | None = None) -> Any:
     if isinstance(a, dict) and isinstance(b, dict):
+        if budget is not None:
+            budget.tick()
         out = dict(a)
         for k, v in b.items():
-            out[k] = _deep_merge(out[k], v) if k in out else v
+            out[k] = _deep_merge(out[k], v, budget) if k in out else v
         return out
     return b
 
@@ -260,7 +262,8 @@ def json_processor(inp: dict[str, Any], ctx: ToolContext) -> Any:
             raise LLMSpellError(Code.TOOL_INVALID_INPUT, "json_processor: merge needs 'input' = an array of tables")
         out: Any = {}
         for d in data:
-            out = _deep_merge(out, d)
+            out = _deep_merge(out, d, b)
+            b.check()
         return out
     if op == "validate":
         if "schema" not in inp:
