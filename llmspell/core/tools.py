@@ -26,11 +26,14 @@ if TYPE_CHECKING:
 
 
 class ToolCaller(Protocol):
-    """What running a tool needs of the run that calls it (a RunContext has all of it)."""
+    """What running a tool needs of the run that calls it (a SpellRun has all of it)."""
     id: str
     hooks: HookRegistry
     events: EventBus
     tool_context: "ToolContext"
+    deadline: float             # time.monotonic() when the run's limit expires: long tools stop there
+
+    def timeout_message(self) -> str: ...
 
 
 class ToolContext:
@@ -57,8 +60,63 @@ class ToolContext:
 ToolImpl = Callable[[dict[str, Any], ToolContext], Any]
 
 
+SCHEMA_REGEX_TIMEOUT = 1.0     # seconds one `pattern` may take on one value
+
+
+def _search(pattern: str, text: str) -> bool:
+    import regex
+    return regex.search(pattern, text, timeout=SCHEMA_REGEX_TIMEOUT) is not None
+
+
+def _kw_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    import jsonschema
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        if not _search(pattern, instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+    except TimeoutError:
+        yield jsonschema.ValidationError(f"the pattern {pattern!r} took longer than {SCHEMA_REGEX_TIMEOUT:g}s on "
+                                         "this value")
+
+
+def _kw_pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any) -> Any:
+    import jsonschema
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, sub in patterns.items():
+        for k, v in instance.items():
+            try:
+                hit = _search(pattern, k)
+            except TimeoutError:
+                yield jsonschema.ValidationError(f"the pattern {pattern!r} took longer than "
+                                                 f"{SCHEMA_REGEX_TIMEOUT:g}s on the key {k!r}")
+                continue
+            if hit:
+                yield from validator.descend(v, sub, path=k, schema_path=pattern)
+
+
+def _bounded(schema: dict[str, Any]) -> Callable[[Any], None]:
+    """jsonschema with `pattern`/`patternProperties` on a timeout-capable regex
+    engine: a spell's (or an agent's) input cannot hang on a catastrophic pattern."""
+    import jsonschema
+    base = jsonschema.validators.validator_for(schema)
+    cls = jsonschema.validators.extend(base, {"pattern": _kw_pattern, "patternProperties": _kw_pattern_properties})
+    checker = cls(schema)
+
+    def check(value: Any) -> None:
+        err = jsonschema.exceptions.best_match(checker.iter_errors(value))
+        if err is not None:
+            raise err
+    return check
+
+
 def _validator(schema: dict[str, Any]) -> Callable[[Any], None]:
-    """A fast validity check (fastjsonschema) that falls back to jsonschema."""
+    """A fast validity check (fastjsonschema) that falls back to jsonschema; schemas
+    with regular expressions go to the bounded validator instead."""
+    import json
+    if '"pattern' in json.dumps(schema, default=str):
+        return _bounded(schema)
     try:
         import fastjsonschema
         fast = fastjsonschema.compile(schema)

@@ -8,7 +8,6 @@ import base64
 import fnmatch
 import hashlib
 import os
-import re
 import stat
 import tempfile
 import time
@@ -20,6 +19,7 @@ from ..core.tools import ToolContext
 from ..errors import Code, LLMSpellError
 from ..units import parse_size
 from . import builtin
+from .bounds import Budget
 from .security import PathPolicy, check_path
 
 _SIZE = {"type": ["integer", "string"], "description": "bytes, or a size like '10MB'"}
@@ -206,13 +206,11 @@ def file_search(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
             Code.TOOL_INVALID_INPUT, "file_search: give 'pattern' (content regex) and/or 'name_pattern' (glob)"
         )
     rx = None
+    b = Budget(ctx, "file_search")
     if inp.get("pattern"):
-        try:
-            rx = re.compile(inp["pattern"], 0 if inp.get("case_sensitive", True) else re.I)
-        except re.error as e:
-            raise LLMSpellError(
-                Code.TOOL_INVALID_INPUT, f"file_search: invalid regex {inp['pattern']!r}: {e}"
-            ) from None
+        import regex  # timeout-capable: a catastrophic pattern stops instead of hanging the spell
+        with b.regex_guard(inp["pattern"]):
+            rx = regex.compile(inp["pattern"], 0 if inp.get("case_sensitive", True) else regex.I)
     limit = inp.get("max_results", 100)
     max_size = ctx.config.settings.tools.max_file_size
     out: list[dict[str, Any]] = []
@@ -220,6 +218,7 @@ def file_search(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
         p for p, _ in _walk(root, inp.get("recursive", True), None, inp.get("include_hidden", False), policy)
         if p.is_file())
     for p in files:
+        b.tick()
         if inp.get("name_pattern") and not fnmatch.fnmatch(p.name, inp["name_pattern"]):
             continue
         rel = str(p.relative_to(root)) if p != root else p.name
@@ -236,11 +235,12 @@ def file_search(inp: dict[str, Any], ctx: ToolContext) -> list[dict[str, Any]]:
                     text = f.read()
             except (UnicodeDecodeError, OSError):
                 continue
-            for n, line in enumerate(text.splitlines(), 1):
-                if rx.search(line):
-                    out.append({"path": rel, "line": n, "text": line.strip()[:500]})
-                    if len(out) >= limit:
-                        return out
+            with b.regex_guard(inp["pattern"]):
+                for n, line in enumerate(text.splitlines(), 1):
+                    if rx.search(line, timeout=b.regex_timeout()):
+                        out.append({"path": rel, "line": n, "text": line.strip()[:500]})
+                        if len(out) >= limit:
+                            return out
         if len(out) >= limit:
             break
     return out

@@ -469,3 +469,42 @@ def test_bounded_implementations_answer_as_before(project):
     assert out[7]["value"] == [
         {"g": "a", "sum_v": 2.5, "count_v": 3, "count_all": 3, "avg_v": 2.5 / 3, "min_v": -1, "max_v": 2.5},
         {"g": "b", "sum_v": 0, "count_v": 1, "count_all": 2}]         # None: no key in a script table
+
+
+def test_file_search_stops_a_runaway_regex(project):
+    """D9 in file_search too: a catastrophic pattern over a file's lines stops at the limit."""
+    import time as _time
+
+    from tests.conftest import cli
+    (project / "llmspell.toml").write_text('[storage]\nbackend = "memory"\n[security]\nmax_execution_time = "2s"\n')
+    (project / "data").mkdir()
+    (project / "data" / "a.txt").write_text("a" * 40 + "!\n")
+    (project / "s.lua").write_text('local ok, e = pcall(function() return Tools.get("file_search"):execute('
+                                   '{ path = "data", pattern = "^(a|aa)+$" }) end) print(ok, e.code)')
+    t0 = _time.perf_counter()
+    r = cli("run", "s.lua", cwd=project, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "false\t2008", r.stdout + r.stderr
+    assert _time.perf_counter() - t0 < 8
+
+
+def test_spell_tool_schema_patterns_cannot_hang(project):
+    """A tool a spell defines with a catastrophic `pattern`: the input (maybe from an
+    agent) is refused with 2002 in about a second, not hung on."""
+    import time as _time
+
+    from tests.conftest import cli
+    (project / "llmspell.toml").write_text('[storage]\nbackend = "memory"\n[security]\nmax_execution_time = "5s"\n')
+    (project / "s.lua").write_text('''
+local t = Tools.create("shout", { input_schema = { type = "object", properties = {
+    s = { type = "string", pattern = "^(a|aa)+$" } }, patternProperties = { ["^(b|bb)+$"] = { type = "string" } } },
+  execute = function(inp) return inp.s end })
+print(t:execute({ s = "aaaa" }).result)
+for _, inp in ipairs({ { s = string.rep("a", 40) .. "!" }, { [string.rep("b", 40) .. "!"] = "x" } }) do
+  local ok, e = pcall(function() return t:execute(inp) end)
+  print(ok, e.code, (e.message:find("took longer") ~= nil) or e.message)
+end''')
+    t0 = _time.perf_counter()
+    r = cli("run", "s.lua", cwd=project, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["aaaa", "false\t2002\ttrue", "false\t2002\ttrue"], r.stdout
+    assert _time.perf_counter() - t0 < 5
