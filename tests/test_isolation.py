@@ -27,7 +27,7 @@ def test_cli_writes_its_cache_and_history_into_the_isolated_home(project, _isola
     r = cli("repl", cwd=project, input=f"print('{marker}')\n")
     assert r.returncode == 0 and marker in r.stdout, r.stderr
     cache = Path(os.environ["XDG_CACHE_HOME"]) / "llmspell" / "config"
-    assert any(marker in f.read_text() for f in cache.glob("*.json"))
+    assert any(marker in f.read_text() for f in cache.rglob("*.json"))
     assert (_isolated_home / ".llmspell_history").exists()      # the console saved its history here
     real_cache = Path(REAL_HOME) / ".cache" / "llmspell" / "config"
-    assert not any(marker in f.read_text() for f in real_cache.glob("*.json"))
+    assert not any(marker in f.read_text() for f in real_cache.rglob("*.json"))

@@ -16,7 +16,6 @@ import pytest
 
 from tests.conftest import cli
 
-
 LAUNCHER = Path(__file__).resolve().parent / "serve_clock.py"
 
 

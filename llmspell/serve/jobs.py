@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..boundary import ScriptFunction
+from ..config import redact
 from ..core.agents import Agent
 from ..core.events import EventBus
 from ..core.workflows import Workflow
 from ..deadline import Deadline
 from ..deadline import current as current_limit
-from ..config import redact
 from ..errors import Code, LLMSpellError
 from ..units import parse_duration
 

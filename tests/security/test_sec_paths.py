@@ -404,7 +404,7 @@ def creds_seen(r: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture
 def local_rt(project: Path) -> Any:
-    rt = make_rt(project, f'[storage]\nbackend = "memory"\n[security]\nallow_private_network = true\n')
+    rt = make_rt(project, '[storage]\nbackend = "memory"\n[security]\nallow_private_network = true\n')
     yield rt
     rt.close()
 
