@@ -52,6 +52,12 @@ def cold_start(project: Path, engine: str, n: int = 10) -> float:
     (project / name).write_text(HELLO[engine])
     exe = Path(sys.executable).with_name("llmspell")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "llmspell"]
+    # An installed package has its bytecode; an editable checkout under
+    # PYTHONDONTWRITEBYTECODE (set on some machines) would otherwise compile every
+    # module from source on every run and measure the compiler, not llmspell.
+    import compileall
+    import llmspell
+    compileall.compile_dir(str(Path(llmspell.__file__).parent), quiet=1)
     subprocess.run(cmd + ["run", name], cwd=project, check=True, capture_output=True)   # warm caches
     times = []
     for _ in range(n):
