@@ -109,3 +109,20 @@ def server(_litellm_loaded: None) -> Any:
     from llmspell.testing import FakeOpenAIServer
     with FakeOpenAIServer() as srv:
         yield srv
+
+
+@pytest.fixture
+def serve(project: Path) -> Any:
+    """Start `llmspell serve` on spells written into the project; stopped after the test."""
+    from tests.daemon_harness import Served
+    started: list[Served] = []
+
+    def start(spells: dict[str, str], **kw: Any) -> Served:
+        for name, code in spells.items():
+            (project / name).write_text(code)
+        s = Served(project, list(spells), **kw)
+        started.append(s)
+        return s
+    yield start
+    for s in started:
+        s.stop()

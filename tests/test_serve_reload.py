@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.test_serve import Served, done
+from tests.daemon_harness import Served, done
 
 V1 = """
 Scheduler.register({ name = 'ver', trigger = { webhook = '/v' }, run = function(t) return 'v1:' .. t.trigger end })

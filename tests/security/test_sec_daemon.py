@@ -19,22 +19,7 @@ import pytest
 from llmspell import Runtime
 from llmspell.errors import LLMSpellError
 from tests.conftest import cli
-from tests.test_serve import Served, done
-
-
-@pytest.fixture
-def served(project):
-    started: list[Served] = []
-
-    def start(spells: dict[str, str], **kw: Any) -> Served:
-        for name, code in spells.items():
-            (project / name).write_text(code)
-        s = Served(project, list(spells), **kw)
-        started.append(s)
-        return s
-    yield start
-    for s in started:
-        s.stop()
+from tests.daemon_harness import Served, done
 
 
 def records(project: Path, job: str) -> dict[str, dict[str, Any]]:
@@ -74,8 +59,8 @@ Scheduler.register({ name = 'quick', trigger = { webhook = '/quick' }, run = fun
 """
 
 
-def test_d14_another_jobs_end_does_not_lift_the_spinners_limit(served, project):
-    s = served({"spin.lua": SPINNER}, toml='[security]\nmax_memory = "64MB"\nmax_execution_time = "3s"\n')
+def test_d14_another_jobs_end_does_not_lift_the_spinners_limit(serve, project):
+    s = serve({"spin.lua": SPINNER}, toml='[security]\nmax_memory = "64MB"\nmax_execution_time = "3s"\n')
     t0 = time.time()
     assert s.post("/spin").status_code == 202
     time.sleep(0.3)
@@ -92,8 +77,8 @@ def test_d14_another_jobs_end_does_not_lift_the_spinners_limit(served, project):
     assert code == 0 and "Traceback" not in err
 
 
-def test_d14_a_branch_over_its_limit_does_not_stop_another_job(served):
-    s = served({"branch.lua": """
+def test_d14_a_branch_over_its_limit_does_not_stop_another_job(serve):
+    s = serve({"branch.lua": """
       Scheduler.register({ name = 'spinner', trigger = { webhook = '/spin' }, timeout = 2, run = function()
         Async.all({ function() Async.sleep(1) while true do end end, function() Async.sleep(30) end }) end })
       Scheduler.register({ name = 'busy', trigger = { webhook = '/busy' }, timeout = 30, run = function()
@@ -109,11 +94,11 @@ def test_d14_a_branch_over_its_limit_does_not_stop_another_job(served):
     assert busy["status"] == "completed", busy.get("error")
 
 
-def test_d14_sigterm_stops_a_job_spinning_in_lua(served, project):
+def test_d14_sigterm_stops_a_job_spinning_in_lua(serve, project):
     """A job with a long limit spins: SIGTERM is handled during the spin; the job is
     stopped when the grace period ends and recorded as cancelled — and so is the
     work queued behind another job meanwhile, which never got its turn."""
-    s = served({"spin.lua": """
+    s = serve({"spin.lua": """
       Scheduler.register({ name = 'spinner', trigger = { webhook = '/spin' }, timeout = 120,
                            run = function() Async.sleep(0.3) while true do end end })
       Scheduler.register({ name = 'q', overlap = 'queue', trigger = { webhook = '/q' },
@@ -132,8 +117,8 @@ def test_d14_sigterm_stops_a_job_spinning_in_lua(served, project):
     assert "cancelled" in {r["status"] for r in q.values()}
 
 
-def test_d14_sigterm_stops_a_spell_spinning_while_it_reloads(served, project):
-    s = served({"r.lua": "Scheduler.register({ name = 'x', trigger = { webhook = '/x' }, run = function() end })"},
+def test_d14_sigterm_stops_a_spell_spinning_while_it_reloads(serve, project):
+    s = serve({"r.lua": "Scheduler.register({ name = 'x', trigger = { webhook = '/x' }, run = function() end })"},
                env={"LLMSPELL_SERVE__GRACE": "1s"})
     time.sleep(0.3)                                     # let the watcher settle before the rewrite
     (project / "r.lua").write_text("while true do end")  # the new top level spins (limit: 300 s)
@@ -146,8 +131,8 @@ def test_d14_sigterm_stops_a_spell_spinning_while_it_reloads(served, project):
 
 # -- D15: bounded queues; no accepted work dropped unrecorded -------------------------
 
-def test_d15_full_queue_answers_429_and_every_accepted_run_is_recorded(served, project):
-    s = served({"q.lua": """
+def test_d15_full_queue_answers_429_and_every_accepted_run_is_recorded(serve, project):
+    s = serve({"q.lua": """
       Scheduler.register({ name = 'q', overlap = 'queue', trigger = { webhook = '/q' },
                            run = function(t) Async.sleep(2) return t.body.n end })
       Scheduler.register({ name = 'small', overlap = 'queue', max_queue = 1, trigger = { webhook = '/small' },
@@ -183,8 +168,8 @@ def test_d15_full_queue_answers_429_and_every_accepted_run_is_recorded(served, p
 
 # -- D16: bad requests are 4xx with a message, never a traceback ------------------------
 
-def test_d16_bad_query_and_oversized_header(served, project):
-    s = served({"h.lua": "Scheduler.register({ name = 'h', trigger = { webhook = '/h' }, run = function(t) return t.body end })"})
+def test_d16_bad_query_and_oversized_header(serve, project):
+    s = serve({"h.lua": "Scheduler.register({ name = 'h', trigger = { webhook = '/h' }, run = function(t) return t.body end })"})
     for i in range(3):
         s.post("/h", json=i)
     s.wait(lambda: len(done(s.history("h"))) == 3)
@@ -215,10 +200,10 @@ def test_d16_bad_query_and_oversized_header(served, project):
 
 # -- S4: the test clock is not read from the environment --------------------------------
 
-def test_s4_fake_now_in_the_environment_changes_nothing(served):
+def test_s4_fake_now_in_the_environment_changes_nothing(serve):
     hour = (datetime.now(timezone.utc).hour + 12) % 24        # a cron time about 12 h away
     fake = datetime.now(timezone.utc).replace(hour=hour, minute=0, second=0, microsecond=0) - timedelta(seconds=2)
-    s = served({"c.lua": f"Scheduler.register({{ name = 'daily', trigger = {{ cron = '0 {hour} * * *', timezone = 'UTC' }},"
+    s = serve({"c.lua": f"Scheduler.register({{ name = 'daily', trigger = {{ cron = '0 {hour} * * *', timezone = 'UTC' }},"
                          " run = function() return 'fired' end })"},
                env={"LLMSPELL_FAKE_NOW": fake.isoformat()})
     [job] = s.get("/jobs").json()
@@ -299,8 +284,8 @@ def test_every_takes_durations_and_refuses_nonsense(lua):
         lua("Scheduler.register({ name = 'd', trigger = { webhook = '/d' }, timeout = 'later', run = function() end })")
 
 
-def test_every_duration_string_fires_under_the_daemon(served, project):
-    s = served({"e.lua": "Scheduler.register({ name = 'tick', trigger = { every = '300ms' }, run = function() return 1 end })"})
+def test_every_duration_string_fires_under_the_daemon(serve, project):
+    s = serve({"e.lua": "Scheduler.register({ name = 'tick', trigger = { every = '300ms' }, run = function() return 1 end })"})
     s.wait(lambda: len(done(s.history("tick"))) >= 3, timeout=10)
     (project / "bad.lua").write_text("Scheduler.register({ name = 'e', trigger = { every = 'soon' }, run = function() end })")
     r = cli("run", "bad.lua", cwd=project)
@@ -331,9 +316,9 @@ def test_js_resident_spell_outlives_the_load_time_limit(project):
     assert asyncio.run(main()) == 1
 
 
-def test_a_job_on_state_events_does_not_fire_itself_forever(served, project):
+def test_a_job_on_state_events_does_not_fire_itself_forever(serve, project):
     """The daemon's own job records are not `state.changed` events a spell hears."""
-    s = served({"loop.lua": """
+    s = serve({"loop.lua": """
       Scheduler.register({ name = 'audit', trigger = { event = 'state.*' },
                            run = function(t) return t.event.data.namespace or 'main' end })
       Scheduler.register({ name = 'writer', trigger = { webhook = '/w' },
