@@ -68,9 +68,7 @@ class Budget:
             if d is not None:
                 run_end, why = d.at, d.message
             else:
-                run_end = getattr(ctx.run, "deadline", math.inf)
-                msg = getattr(ctx.run, "timeout_message", None)
-                why = msg() if callable(msg) else None
+                run_end, why = ctx.run.deadline, ctx.run.timeout_message()
         if run_end <= now + limit:
             self.end = run_end
             self._why = why or f"spell exceeded security.max_execution_time ({limit:g}s)"
