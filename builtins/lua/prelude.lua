@@ -19,7 +19,9 @@ local sfind, ssub, smatch = string.find, string.sub, string.match
 local host_call, host_check, host_module = host.call, host.check, host.load_module
 local HOOK_EVERY = host.hook_every or 10000
 
-local REQ = "\0llmspell:wait"     -- marks a yield that asks the driver to wait
+-- marks a yield that asks the driver to wait; the per-runtime secret keeps a spell
+-- from forging one (and calling into the host past the wrappers below)
+local REQ = "\0llmspell:wait:" .. host.req_secret
 local FATAL = raw_setmetatable({}, { __mode = "k" })   -- error tables that end the run
 local M = {}
 

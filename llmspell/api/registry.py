@@ -160,6 +160,7 @@ class ApiFunction:
     index: int = 0
     receiver: Callable[[Any], Any] | None = None   # global function backed by a default object
     has_options: bool = False
+    self_type: type | None = None    # a method's receiver class: a call on any other object is refused
 
     def __post_init__(self) -> None:
         self.has_options = any(p.options for p in self.params)
@@ -251,6 +252,10 @@ class ApiRegistry:
                                 variadic=p.kind is inspect.Parameter.VAR_POSITIONAL))
         entry = ApiFunction(owner, name, fn, waits, inspect.iscoroutinefunction(fn), is_method,
                             inspect.getdoc(fn) or "", params, len(self.functions), receiver)
+        if is_method:
+            first = list(sig.parameters.values())[1].name
+            t = hints.get(first)
+            entry.self_type = t if isinstance(t, type) else None
         self.functions.append(entry)
         target = self.classes if is_method else self.globals
         if owner and owner not in target:

@@ -39,9 +39,11 @@ def bind(f: ApiFunction, args: list[Any], run: RunContext, handles: dict[int, An
         args = [snake_keys(a) if off <= i < len(f.params) + off and f.params[i - off].options else a
                 for i, a in enumerate(args)]
     if f.is_method:
-        if not args or not isinstance(args[0], int):
-            raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"{f.public}: call it as a method, obj:{f.name}(...)")
-        return [handles.get(args[0]), *f.bind_args(args[1:])]
+        obj = handles.get(args[0]) if args and type(args[0]) is int else None
+        if obj is None or (f.self_type is not None and not isinstance(obj, f.self_type)):
+            raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, f"{f.public}: call it as a method of a {f.owner}, "
+                                f"obj:{f.name}(...)")
+        return [obj, *f.bind_args(args[1:])]
     bound = f.bind_args(args)
     if f.receiver is not None:
         return [f.receiver(run), *bound]

@@ -8,6 +8,7 @@ driver awaits on the asyncio loop before resuming the coroutine with the result.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import os
 import re
 import time
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _lua_type = lupa.lua_type
-_CHECK_EVERY = 1 << 20        # check the memory room after every MiB written into Lua
+_CHECK_EVERY = 1 << 18        # check the memory room after every 256 KiB (estimated) written into Lua
+_STRING_COST = 40             # estimated Lua bytes per string beyond its characters
+_TABLE_COST, _ENTRY_COST = 160, 64      # ... per table, and per entry of a table
 
 
 def _deny_attributes(obj: Any, attr: Any, is_setting: bool) -> Any:
@@ -55,7 +58,7 @@ class LuaEngine:
             "call": self._call_sync, "check": self._check_time, "load_module": self._load_module,
             "timeout_message": lambda: (d.message if (d := current_limit.get()) else run.timeout_message()),
             "memory_message": run.memory_message,
-            "debug": bool(run.debug), "hook_every": 10000,
+            "debug": bool(run.debug), "hook_every": 10000, "req_secret": secrets.token_hex(16),
             "view_get": self._view_get, "view_keys": self._view_keys,
         })
         prelude = (builtins_dir() / "lua" / "prelude.lua").read_text()
@@ -153,6 +156,10 @@ class LuaEngine:
                     return [self.to_py(m[i], d, f"{_path}[{i}]") for i in range(1, n + 1)]
             out: dict[Any, Any] = {}
             for k, x in items:
+                if not isinstance(k, (str, int, float, bool)):   # never run a key's __tostring here
+                    raise LLMSpellError(Code.SCRIPT_RUNTIME_ERROR,
+                                        f"table keys passed to the API must be strings or numbers, not a "
+                                        f"{_lua_type(k)} (at {_path[:120] or 'the top'})")
                 if isinstance(k, float) and k.is_integer():
                     k = int(k)
                 out[k if isinstance(k, str) else str(k)] = self.to_py(x, d, f"{_path}.{k}" if _path else str(k))
@@ -169,14 +176,15 @@ class LuaEngine:
 
     def to_lua(self, v: Any) -> Any:
         if type(v) is str:
-            self._pending += len(v)
+            self._pending += len(v) + _STRING_COST
             if self._pending > _CHECK_EVERY:
                 self._check_room()
             return v
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
-        if isinstance(v, (dict, list, tuple)) and len(v) > 64:
-            self._pending += 64 * len(v)
+        if isinstance(v, (dict, list, tuple)):
+            # over-count on purpose: an empty Lua table costs ~72 bytes for 2 of JSON
+            self._pending += _TABLE_COST + _ENTRY_COST * len(v)
             if self._pending > _CHECK_EVERY:
                 self._check_room()
         if isinstance(v, dict):
@@ -211,9 +219,12 @@ class LuaEngine:
         running out of memory is a PANIC that kills the process, not an error."""
         need, self._pending = self._pending, 0
         limit = self._max_memory
-        if limit and self.lua.get_memory_used() + need + _CHECK_EVERY > limit:
+        # the margin matters: lupa writes tables outside any protected call, and an
+        # allocation failing there unwinds past Python's frames (a wedged process)
+        if limit and self.lua.get_memory_used() + need + max(_CHECK_EVERY * 4, limit // 8) > limit:
             raise LLMSpellError(Code.SCRIPT_MEMORY_LIMIT_EXCEEDED,
-                                f"{self.run.memory_message()}: a value of about {need / 1e6:.1f} MB does not fit",
+                                f"{self.run.memory_message()}: a value handed to the spell does not fit in what "
+                                f"is left ({self.lua.get_memory_used() / 1e6:.1f} MB in use)",
                                 suggestions=["ask for less (a smaller page, fewer rows)", "raise security.max_memory"])
 
     def _view_get(self, hid: int, key: Any) -> Any:
@@ -242,6 +253,8 @@ class LuaEngine:
         return call_sync(f, self.run, args, self.to_lua, self._err)
 
     async def _call_async(self, idx: int, raw: tuple[Any, ...]) -> tuple[bool, Any]:
+        if type(idx) is not int or not 0 <= idx < len(self._functions):
+            return False, self._err(LLMSpellError(Code.SCRIPT_RUNTIME_ERROR, "not a call the API knows"))
         f = self._functions[idx]
         try:
             args = bind(f, [self.to_py(a) for a in raw], self.run, self.handles, camel_case=False)

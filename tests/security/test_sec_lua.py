@@ -219,3 +219,53 @@ console.log("lone \ud800 surrogate in console output is replaced");''')
     assert all(line.startswith("4002 ") and "cannot pass" in line for line in lines[1:3] + lines[4:6])
     assert "host function failed" not in r.stdout + r.stderr
     assert lines[-1] == "lone \ufffd surrogate in console output is replaced"
+
+
+def test_sec_d13_many_small_tables_fail_with_4005_not_a_wedged_process(proj: Path) -> None:
+    """Red-team variant of D13: 4.7 MB of JSON made of empty arrays is >100 MB of Lua
+    tables. Each table must be counted, or lupa's unprotected write fails inside the
+    host and leaves the process stuck."""
+    r, took = run_lua(proj, '''
+local inner = "[" .. string.rep("[],", 63) .. "[]]"
+local mid   = "[" .. string.rep(inner .. ",", 63) .. inner .. "]"
+local top   = "[" .. string.rep(mid .. ",", 63) .. mid .. "]"
+local all   = "[" .. string.rep(top .. ",", 5) .. top .. "]"
+top, inner, mid = nil, nil, nil; collectgarbage()
+local ok, e = pcall(JSON.decode, all)
+print(ok, e.code)''')
+    assert r.returncode == 0 and r.stdout == "false\t4005\n", (r.returncode, r.stdout, r.stderr[-500:])
+    assert took < LIMIT + SLACK
+
+
+@pytest.mark.parametrize("args", ["1.5", "99999", "{}", "PRINT, 'FORGED'"])
+def test_sec_a_spell_cannot_forge_the_drivers_wait(proj: Path, args: str) -> None:
+    """The wait marker carries a per-runtime secret: a spell's own yield never reaches
+    the host as an API call (no call past the wrappers, no raw Python error)."""
+    from llmspell.api.catalog import default_registry
+    idx = next(f.index for f in default_registry().functions if f.public == "print")
+    r, _ = run_lua(proj, f'local PRINT = {idx}\nreturn coroutine.yield("\\0llmspell:wait", {args})\n')
+    assert "FORGED" not in r.stdout, "a forged yield called print"
+    assert "Traceback" not in r.stderr and "IndexError" not in r.stderr and "TypeError" not in r.stderr, r.stderr
+
+
+def test_sec_table_keys_never_run_spell_code_on_the_host(proj: Path) -> None:
+    r, _ = run_lua(proj, '''
+local k = setmetatable({}, {__tostring = function() print("host ran __tostring") return "K" end})
+local ok, e = pcall(JSON.encode, {[k] = 1})
+print(ok, e.code)''')
+    assert r.returncode == 0 and r.stdout == "false\t4002\n", r.stdout + r.stderr
+
+
+def test_sec_methods_refuse_another_objects_handle(rt) -> None:
+    """A method called on a handle of another class (only reachable through the
+    host's call path) is refused, not run on the wrong object."""
+    from llmspell.api.catalog import default_registry
+    from llmspell.boundary import Handles
+    from llmspell.bridge.dispatch import bind
+    from llmspell.errors import LLMSpellError
+    reg = default_registry()
+    f = next(x for x in reg.functions if x.public == "Tool.execute")
+    handles = Handles()
+    h = handles.add(object())
+    with pytest.raises(LLMSpellError, match="call it as a method of a Tool"):
+        bind(f, [h, {}], None, handles, camel_case=False)  # type: ignore[arg-type]
