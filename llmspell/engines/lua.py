@@ -8,9 +8,9 @@ driver awaits on the asyncio loop before resuming the coroutine with the result.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import os
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
