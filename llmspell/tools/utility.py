@@ -674,6 +674,18 @@ def _jinja_env() -> type:
                 tick()
                 yield x
 
+        def t_collect(self, iterable: Any, what: str, sep: int = 0) -> list[Any]:
+            """The items of a (maybe lazy, e.g. `|map`) iterable, measured as they come:
+            refused as soon as they pass what the spell could hold, not after."""
+            b = self.t_budget
+            items: list[Any] = []
+            n = 0
+            for x in self.t_iter(iterable):
+                n += (len(x) if isinstance(x, str) else b.measure(x, what)) + sep
+                b.check_result(n, what)
+                items.append(x)
+            return items
+
         def t_concat(self, buf: list[Any]) -> str:
             try:
                 n = sum(map(len, buf))
@@ -771,9 +783,7 @@ def _jinja_env() -> type:
                         n = min(n, count)
                     b.check_result(len(s) + n * (len(new) - len(old)), "a replaced text")
             elif name == "join" and args:
-                items = list(self.t_iter(args[0]))
-                n = sum(len(x) if isinstance(x, str) else b.measure(x, "a joined value") for x in items)
-                b.check_result(n + len(s) * max(0, len(items) - 1), "a joined text")
+                items = self.t_collect(args[0], "a joined text", len(s))
                 args = (items, *args[1:])
             elif name == "translate" and args and isinstance(args[0], dict):
                 longest = max((len(v) for v in args[0].values() if isinstance(v, str)), default=1)
@@ -815,10 +825,7 @@ def _jinja_env() -> type:
             elif name == "replace" and isinstance(value, str):
                 self.t_str_method(value, "replace", rest, kwargs)
             elif name == "join":
-                items = list(self.t_iter(value))
-                n = sum(len(x) if isinstance(x, str) else b.measure(x, "a joined value") for x in items)
-                sep = arg(0, "d", "")
-                b.check_result(n + len(str(sep)) * max(0, len(items) - 1), "a joined text")
+                items = self.t_collect(value, "a joined text", len(str(arg(0, "d", ""))))
                 args = (*args[:skip], items, *rest)
             elif name in ("wordwrap", "urlize") and isinstance(value, str):
                 if len(value) > _MAX_PY_TEXT:
@@ -835,6 +842,8 @@ def _jinja_env() -> type:
                 b.measure(value, "the value of |tojson")
             elif name in ("pprint", "string") and not isinstance(value, str):
                 b.measure(value, f"the value of |{name}")
+            elif name == "list" and not isinstance(value, (str, list, tuple, dict)):
+                args = (*args[:skip], self.t_collect(value, "a list"), *rest)
             elif name == "list" and isinstance(value, str):
                 b.check_result(len(value) * 40, "the characters of |list")
             elif name == "batch" and arg(1, "fill_with") is not None:

@@ -508,3 +508,21 @@ end''')
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["aaaa", "false\t2002\ttrue", "false\t2002\ttrue"], r.stdout
     assert _time.perf_counter() - t0 < 5
+
+
+def test_lazy_filter_chains_are_measured_as_they_come(project):
+    """Red-team: `|map` builds items lazily; `|join`/`|list` must refuse as soon as the
+    items pass what the spell can hold, not after building gigabytes."""
+    import time as _time
+
+    from tests.conftest import cli
+    (project / "llmspell.toml").write_text('[storage]\nbackend = "memory"\n'
+                                           '[security]\nmax_execution_time = "20s"\nmax_memory = "64MB"\n')
+    (project / "tp.lua").write_text('local ok, e = pcall(Tools.execute, "template_processor", { template = params.t }) '
+                                    'print(ok, e.code)')
+    for t in ('{{ range(100000)|map("string")|map("center", 100000)|join|length }}',
+              '{{ range(100000)|map("string")|map("center", 100000)|list|length }}'):
+        t0 = _time.perf_counter()
+        r = cli("run", "tp.lua", "--param", f"t={t}", cwd=project, timeout=60)
+        assert r.returncode == 0 and r.stdout == "false\t4005\n", r.stdout + r.stderr
+        assert _time.perf_counter() - t0 < 10
