@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(eq=False)
@@ -22,3 +23,21 @@ class Deadline:
 
 
 current: ContextVar[Deadline | None] = ContextVar("llmspell_deadline", default=None)
+
+
+class LimitedRun(Protocol):
+    deadline: float
+
+    def timeout_message(self) -> str: ...
+
+
+def limit_at(run: LimitedRun) -> float:
+    """When the work running now must stop: its firing's limit, else its run's."""
+    d = current.get()
+    return run.deadline if d is None else d.at
+
+
+def limit_message(run: LimitedRun) -> str:
+    """What the work running now reports when stopped (names the limit it hit)."""
+    d = current.get()
+    return run.timeout_message() if d is None else d.message

@@ -19,7 +19,7 @@ import lupa.lua54 as lupa
 
 from ..boundary import HANDLE, VIEW, ErrorValue, Handles, LazyView, ObjectRef, ScriptFunction
 from ..bridge.dispatch import bind, call_async, call_sync
-from ..deadline import current as current_limit
+from ..deadline import limit_at, limit_message
 from ..errors import Code, LLMSpellError, SpellFailed
 from ..paths import builtins_dir, display_path
 from ..version import __version__
@@ -56,7 +56,7 @@ class LuaEngine:
         self._functions = registry.functions
         host = self.lua.table_from({
             "call": self._call_sync, "check": self._check_time, "load_module": self._load_module,
-            "timeout_message": lambda: (d.message if (d := current_limit.get()) else run.timeout_message()),
+            "timeout_message": lambda: limit_message(run),
             "memory_message": run.memory_message,
             "debug": bool(run.debug), "hook_every": 10000, "req_secret": secrets.token_hex(16),
             "view_get": self._view_get, "view_keys": self._view_keys,
@@ -86,8 +86,7 @@ class LuaEngine:
     def _check_time(self) -> bool:
         # the limit of the work running now: a daemon job firing's own (jobs of a resident
         # spell share this engine, each firing with its own limit), else the run's
-        d = current_limit.get()
-        return time.monotonic() > (self.run.deadline if d is None else d.at)
+        return time.monotonic() > limit_at(self.run)
 
     # -- modules ----------------------------------------------------------------
     def _load_module(self, name: str) -> tuple[Any, ...]:

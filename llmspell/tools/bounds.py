@@ -64,11 +64,7 @@ class Budget:
             self.max_memory = s.security.max_memory if s.security.max_memory > 0 else _DEFAULT_MEMORY
             self.max_file_size = s.tools.max_file_size
             limit = s.security.max_execution_time if s.security.max_execution_time > 0 else _DEFAULT_TIME
-            d = deadline.current.get()
-            if d is not None:
-                run_end, why = d.at, d.message
-            else:
-                run_end, why = ctx.run.deadline, ctx.run.timeout_message()
+            run_end, why = deadline.limit_at(ctx.run), deadline.limit_message(ctx.run)
         if run_end <= now + limit:
             self.end = run_end
             self._why = why or f"spell exceeded security.max_execution_time ({limit:g}s)"
