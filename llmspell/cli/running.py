@@ -67,7 +67,7 @@ def notice_jobs(jobs: list[dict[str, Any]]) -> None:
 def _hard_deadline(rt: Any, display: str) -> Any:
     """End the process at the time limit plus a grace, whatever the spell is doing."""
     from ..errors import Code, SpellFailed
-    from .deadline import GRACE, HardDeadline
+    from .watchdog import GRACE, HardDeadline
     from .output import fail
     limit = rt.config.settings.security.max_execution_time
 

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import cli
 
 LIMIT = 2.0
-GRACE = 1.0        # the hard deadline's grace (cli/deadline.py)
+GRACE = 1.0        # the hard deadline's grace (cli/watchdog.py)
 SLACK = 2.5        # process start, runtime set-up, a loaded machine
 
 
@@ -156,7 +156,7 @@ def test_sec_d4_json_output_on_the_hard_deadline(proj: Path) -> None:
 
 def test_sec_hard_deadline_when_the_gil_is_held(tmp_path: Path) -> None:
     """The last resort: a C computation that never lets the watchdog thread run."""
-    script = ("from llmspell.cli.deadline import HardDeadline\n"
+    script = ("from llmspell.cli.watchdog import HardDeadline\n"
               "with HardDeadline(0.5, lambda: print('watchdog')):\n"
               "    x = pow(7, 10**9)\n")
     t0 = time.perf_counter()
